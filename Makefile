@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make demo` (the main job on localhost) and `make test`.
+# Both set up what they need and are safe to repeat.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mlps-installed
+PYTEST_ARGS ?=
+
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: venv system-deps demo test lint unit integration bench clean
+
+# The controller venv, rebuilt only when its lock or the package metadata change.
+$(STAMP): requirements/controller.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/controller.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(STAMP)
+
+# Debian packages the multi-host test cluster needs (sshd, ip). Skipped when already present.
+system-deps:
+	@bash tests/cluster/install_system_deps.sh
+
+demo: venv
+	$(BIN)/ansible-playbook -i inventory/localhost.ini playbooks/demo.yml
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production
+	for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i inventory/localhost.ini --syntax-check "$$p" >/dev/null || exit 1; done
+
+unit: venv
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+integration: venv system-deps
+	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+test: venv system-deps lint
+	$(BIN)/pytest -q tests $(PYTEST_ARGS)
+
+bench: venv system-deps
+	for b in benchmarks/*.py; do $(BIN)/python "$$b" || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

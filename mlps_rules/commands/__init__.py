@@ -1,0 +1,1 @@
+"""Subcommands of `mlps`; each module exposes register(subparsers)."""

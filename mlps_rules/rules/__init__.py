@@ -1,0 +1,1 @@
+"""Rule classes, one per file; discovered by the registry."""
