@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from mlps_module_utils import mlps_lock
+
 from mlps_rules.errors import UserError
 
 NO_DEPS_MARK = "# mlps: no-deps"
@@ -85,11 +86,14 @@ def target_python_info(python: str) -> dict:
 
 def generate(in_path: Path, out_path: Path, python: str = sys.executable) -> dict:
     if not in_path.is_file():
-        raise UserError(f"{in_path}: input file not found; expected a requirements .in file such as requirements/client.in")
+        raise UserError(f"{in_path}: input file not found; expected a requirements .in file "
+                        "such as requirements/client.in")
     text = in_path.read_text()
     with_deps, no_deps = split_input(text)
     entries: dict[str, dict] = {}
-    for item in _pip_report(python, with_deps, False, in_path.parent) + _pip_report(python, no_deps, True, in_path.parent):
+    base = in_path.parent
+    resolved = _pip_report(python, with_deps, False, base) + _pip_report(python, no_deps, True, base)
+    for item in resolved:
         entry = _entry(item)
         entries[entry["key"]] = entry
     info = target_python_info(python)

@@ -73,10 +73,8 @@ def render_lock(header: dict, entries: list[dict]) -> str:
     lines += [f"# {key}: {value}" for key, value in header.items() if key != "schema"]
     lines.append("# Install with: pip install --no-deps -r <this file>")
     for entry in sorted(entries, key=lambda e: e["key"]):
-        if entry.get("url"):
-            head = f"{entry['name']} @ {entry['url']}"
-        else:
-            head = f"{entry['name']}=={entry['version']}"
+        url = entry.get("url")
+        head = f"{entry['name']} @ {url}" if url else f"{entry['name']}=={entry['version']}"
         hashes = [f"    --hash={h}" for h in entry.get("hashes") or []]
         lines.append(" \\\n".join([head, *hashes]))
     return "\n".join(lines) + "\n"

@@ -1,0 +1,267 @@
+#!/usr/bin/python
+"""Ansible module: launch a command over mpirun from the launcher host, with a hard timeout."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mlps_mpirun
+short_description: Launch a command on several hosts with mpirun
+description:
+  - Builds the mpirun argv (Open MPI or MPICH) from the ranks, hosts and options, runs it from this
+    host, and returns the one result shape of mlps command modules (cmd, rc, stdout, stderr, start,
+    end, delta).
+  - Ranks are split evenly over O(hosts), the remainder going to the first hosts.
+  - The whole process group is stopped when O(timeout) passes (SIGTERM, then SIGKILL after
+    O(kill_grace) seconds); mpirun then stops the ranks on every host.
+  - Output can be streamed to files so long runs can be followed while they go (use with async).
+version_added: "0.1.0"
+author: mlps developers
+options:
+  command:
+    description: Argv of the program every rank runs.
+    type: list
+    elements: str
+    required: true
+  np:
+    description: Number of ranks.
+    type: int
+    required: true
+  hosts:
+    description: Host names in launch order; the first gets the first ranks.
+    type: list
+    elements: str
+    default: [localhost]
+  mpirun:
+    description: Path of the launcher.
+    type: str
+    default: mpirun
+  implementation:
+    description: MPI implementation of the launcher.
+    type: str
+    choices: [openmpi, mpich]
+    default: openmpi
+  as_root:
+    description: Pass Open MPI's run-as-root flag; default is to pass it only when running as root.
+    type: bool
+  oversubscribe:
+    description: Allow more ranks than cores on a host.
+    type: bool
+    default: true
+  bind_to:
+    description: Binding policy.
+    type: str
+    default: none
+  map_by:
+    description: Mapping policy (Open MPI).
+    type: str
+    default: slot
+  mca:
+    description: Extra MCA parameters (Open MPI).
+    type: dict
+    default: {}
+  env:
+    description: Variables set for the launch and forwarded to every rank.
+    type: dict
+    default: {}
+  rsh_agent:
+    description: Remote shell command mpirun uses to reach other hosts (for example C(ssh -F /path/ssh_config)).
+    type: str
+  prefix:
+    description: Open MPI install prefix on the remote hosts (the venv when MPI comes from the pip wheel).
+    type: str
+  extra_args:
+    description: More mpirun arguments, placed before the command.
+    type: list
+    elements: str
+    default: []
+  chdir:
+    description: Working directory for the launch.
+    type: path
+  timeout:
+    description: Seconds before the launch is stopped; 0 means no limit.
+    type: int
+    default: 0
+  kill_grace:
+    description: Seconds between SIGTERM and SIGKILL when stopping.
+    type: int
+    default: 10
+  stdout_path:
+    description: Write standard output to this file as it comes (the result then holds its tail).
+    type: path
+  stderr_path:
+    description: Write standard error to this file as it comes.
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Returns the argv it would run and runs nothing.
+"""
+
+EXAMPLES = r"""
+- name: Say hello from every rank
+  mlps_mpirun:
+    mpirun: /opt/mlps/venv/bin/mpirun
+    np: 4
+    hosts: [h1, h2]
+    command: [/opt/mlps/venv/bin/python, -c, "import socket; print(socket.gethostname())"]
+"""
+
+RETURN = r"""
+cmd:
+  description: The argv that ran (or would run in check mode).
+  type: list
+  elements: str
+  returned: always
+rc:
+  description: Exit code of mpirun (-15/-9 when stopped on timeout).
+  type: int
+  returned: when run
+stdout:
+  description: Standard output (last 64 KiB when written to a file).
+  type: str
+  returned: when run
+stderr:
+  description: Standard error (last 64 KiB when written to a file).
+  type: str
+  returned: when run
+start:
+  description: Start time (UTC).
+  type: str
+  returned: when run
+end:
+  description: End time (UTC).
+  type: str
+  returned: when run
+delta:
+  description: Wall time in seconds.
+  type: float
+  returned: when run
+timed_out:
+  description: Whether the launch was stopped by the timeout.
+  type: bool
+  returned: when run
+placement:
+  description: Ranks per host as [host, ranks] pairs.
+  type: list
+  returned: always
+"""
+
+import contextlib
+import datetime
+import os
+import signal
+import subprocess
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mlps_mpirun import MpirunError, build_argv, placement
+
+TAIL = 65536
+
+
+def _now():
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _tail(path):
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - TAIL))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _stop(proc, grace):
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "command": {"type": "list", "elements": "str", "required": True},
+            "np": {"type": "int", "required": True},
+            "hosts": {"type": "list", "elements": "str", "default": ["localhost"]},
+            "mpirun": {"type": "str", "default": "mpirun"},
+            "implementation": {"type": "str", "choices": ["openmpi", "mpich"], "default": "openmpi"},
+            "as_root": {"type": "bool"},
+            "oversubscribe": {"type": "bool", "default": True},
+            "bind_to": {"type": "str", "default": "none"},
+            "map_by": {"type": "str", "default": "slot"},
+            "mca": {"type": "dict", "default": {}},
+            "env": {"type": "dict", "default": {}},
+            "rsh_agent": {"type": "str"},
+            "prefix": {"type": "str"},
+            "extra_args": {"type": "list", "elements": "str", "default": []},
+            "chdir": {"type": "path"},
+            "timeout": {"type": "int", "default": 0},
+            "kill_grace": {"type": "int", "default": 10},
+            "stdout_path": {"type": "path"},
+            "stderr_path": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    as_root = os.geteuid() == 0 if p["as_root"] is None else p["as_root"]
+    try:
+        argv = build_argv(
+            p["command"], p["np"], p["hosts"], mpirun=p["mpirun"], implementation=p["implementation"],
+            as_root=as_root, oversubscribe=p["oversubscribe"], bind_to=p["bind_to"], map_by=p["map_by"],
+            mca={str(k): str(v) for k, v in p["mca"].items()}, env=sorted(p["env"]), rsh_agent=p["rsh_agent"],
+            prefix=p["prefix"], extra_args=p["extra_args"],
+        )
+        slots = [list(pair) for pair in placement(p["np"], p["hosts"])]
+    except MpirunError as exc:
+        module.fail_json(msg=f"cannot build the mpirun command: {exc}")
+    if module.check_mode:
+        module.exit_json(changed=False, cmd=argv, placement=slots)
+
+    env = dict(os.environ, LC_ALL="C", **{str(k): str(v) for k, v in p["env"].items()})
+    if as_root and p["implementation"] == "openmpi":
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    start, started = _now(), time.monotonic()
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(open(p["stdout_path"], "wb")) if p["stdout_path"] else subprocess.PIPE
+        err = files.enter_context(open(p["stderr_path"], "wb")) if p["stderr_path"] else subprocess.PIPE
+        try:
+            # A new session makes mpirun and everything it starts one process group we can stop.
+            proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=p["chdir"],
+                                    env=env, start_new_session=True)
+        except OSError as exc:
+            module.fail_json(msg=f"cannot start {p['mpirun']}: {exc}; check the venv (playbooks/setup.yml)",
+                             cmd=argv)
+        timed_out = False
+        try:
+            stdout, stderr = proc.communicate(timeout=p["timeout"] or None)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _stop(proc, p["kill_grace"])
+            stdout, stderr = proc.communicate()
+    end = _now()
+    result = {
+        "changed": True, "cmd": argv, "rc": proc.returncode, "placement": slots, "timed_out": timed_out,
+        "start": start.isoformat(), "end": end.isoformat(), "delta": round(time.monotonic() - started, 3),
+        "stdout": _tail(p["stdout_path"]) if p["stdout_path"] else stdout.decode("utf-8", "replace"),
+        "stderr": _tail(p["stderr_path"]) if p["stderr_path"] else stderr.decode("utf-8", "replace"),
+    }
+    if timed_out:
+        module.fail_json(msg=f"mpirun passed its timeout of {p['timeout']} s and was stopped on every host", **result)
+    if proc.returncode != 0:
+        last = (result["stderr"].strip().splitlines() or result["stdout"].strip().splitlines() or ["no output"])[-1]
+        module.fail_json(msg=f"mpirun exited with {proc.returncode}: {last[:300]}", **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Build mpirun argv lists for Open MPI and MPICH (hydra). Pure: no process is started here.
+
+Ranks are split evenly over the hosts with the remainder going to the first hosts, which is how
+mlpstorage places them; the rules call an unequal split out separately (SYS-ACCEL-EQUAL).
+"""
+
+from __future__ import annotations
+
+import re
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class MpirunError(ValueError):
+    """Arguments that cannot make a valid mpirun command line."""
+
+
+def placement(np: int, hosts: list[str]) -> list[tuple[str, int]]:
+    """Ranks per host: np // len(hosts) each, one more on each of the first np % len(hosts) hosts."""
+    if np < 1:
+        raise MpirunError(f"number of processes must be at least 1, got {np}")
+    if not hosts:
+        raise MpirunError("at least one host is needed")
+    base, extra = divmod(np, len(hosts))
+    return [(host, base + (1 if i < extra else 0)) for i, host in enumerate(hosts) if base + (i < extra) > 0]
+
+
+def build_argv(
+    command: list[str],
+    np: int,
+    hosts: list[str],
+    *,
+    mpirun: str = "mpirun",
+    implementation: str = "openmpi",
+    as_root: bool = False,
+    oversubscribe: bool = True,
+    bind_to: str = "none",
+    map_by: str = "slot",
+    mca: dict[str, str] | None = None,
+    env: list[str] | None = None,
+    rsh_agent: str | None = None,
+    prefix: str | None = None,
+    extra_args: list[str] | None = None,
+) -> list[str]:
+    """Return the argv that starts `command` on `np` ranks over `hosts`.
+
+    env names variables to forward from the launcher's environment to every rank.
+    """
+    if not command:
+        raise MpirunError("the command to launch is empty")
+    for host in hosts:
+        if not _HOST.match(host):
+            raise MpirunError(f"host name {host!r} is not a plain host name (letters, digits, '.', '-', '_')")
+    for name in env or []:
+        if not _ENV_NAME.match(name):
+            raise MpirunError(f"environment variable name {name!r} is not valid")
+    host_list = ",".join(f"{host}:{count}" for host, count in placement(np, hosts))
+    if implementation == "openmpi":
+        argv = [mpirun, "-np", str(np), "--host", host_list, *_openmpi_options(
+            as_root, oversubscribe, bind_to, map_by, mca or {}, env or [], rsh_agent, prefix)]
+    elif implementation == "mpich":
+        argv = [mpirun, "-n", str(np), "-hosts", host_list, *_mpich_options(bind_to, env or [], rsh_agent)]
+    else:
+        raise MpirunError(f"MPI implementation {implementation!r} is not supported; use openmpi or mpich")
+    return argv + list(extra_args or []) + list(command)
+
+
+def _openmpi_options(as_root, oversubscribe, bind_to, map_by, mca, env, rsh_agent, prefix) -> list[str]:
+    argv = ["--map-by", f"{map_by}:OVERSUBSCRIBE" if oversubscribe else map_by, "--bind-to", bind_to]
+    if as_root:
+        argv.append("--allow-run-as-root")
+    if prefix:
+        argv += ["--prefix", prefix]
+    if rsh_agent:
+        argv += ["--mca", "plm_rsh_agent", rsh_agent]
+    for key, value in sorted(mca.items()):
+        argv += ["--mca", str(key), str(value)]
+    for name in env:
+        argv += ["-x", name]
+    return argv
+
+
+def _mpich_options(bind_to, env, rsh_agent) -> list[str]:
+    argv = []
+    if bind_to and bind_to != "none":
+        argv += ["-bind-to", bind_to]
+    if rsh_agent:
+        argv += ["-launcher", "ssh", "-launcher-exec", rsh_agent]
+    if env:
+        argv += ["-genvlist", ",".join(env)]
+    return argv

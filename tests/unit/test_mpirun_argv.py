@@ -1,0 +1,62 @@
+"""mpirun argv builder (module_utils/mlps_mpirun.py)."""
+
+import pytest
+
+from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement
+
+
+def test_placement_splits_evenly_with_remainder_on_first_hosts():
+    assert placement(8, ["a", "b"]) == [("a", 4), ("b", 4)]
+    assert placement(200, [f"h{i}" for i in range(6)]) == [
+        ("h0", 34), ("h1", 34), ("h2", 33), ("h3", 33), ("h4", 33), ("h5", 33)]
+    assert placement(2, ["a", "b", "c"]) == [("a", 1), ("b", 1)]
+
+
+@pytest.mark.parametrize("np, hosts", [(0, ["a"]), (2, [])])
+def test_placement_rejects_impossible_requests(np, hosts):
+    with pytest.raises(MpirunError):
+        placement(np, hosts)
+
+
+def test_openmpi_argv_has_slots_binding_root_mca_env_prefix_and_agent():
+    argv = build_argv(["dlio_benchmark", "workload=unet3d_h100"], 5, ["h1", "h2"], mpirun="/v/bin/mpirun",
+                      as_root=True, mca={"btl_tcp_if_include": "eth1"}, env=["PATH", "PYTHONPATH"],
+                      rsh_agent="ssh -F /c/ssh_config", prefix="/v")
+    assert argv[:5] == ["/v/bin/mpirun", "-np", "5", "--host", "h1:3,h2:2"]
+    assert argv[argv.index("--map-by") + 1] == "slot:OVERSUBSCRIBE"
+    assert argv[argv.index("--bind-to") + 1] == "none"
+    assert "--allow-run-as-root" in argv
+    assert argv[argv.index("--prefix") + 1] == "/v"
+    assert ["--mca", "plm_rsh_agent", "ssh -F /c/ssh_config"] == argv[argv.index("plm_rsh_agent") - 1:][:3]
+    assert ["--mca", "btl_tcp_if_include", "eth1"] == argv[argv.index("btl_tcp_if_include") - 1:][:3]
+    assert argv[argv.index("PATH") - 1] == "-x" and argv[argv.index("PYTHONPATH") - 1] == "-x"
+    assert argv[-2:] == ["dlio_benchmark", "workload=unet3d_h100"]
+
+
+def test_run_as_root_flag_only_when_asked_and_no_oversubscribe_when_off():
+    argv = build_argv(["true"], 2, ["localhost"], as_root=False, oversubscribe=False)
+    assert "--allow-run-as-root" not in argv
+    assert argv[argv.index("--map-by") + 1] == "slot"
+
+
+def test_mpich_argv():
+    argv = build_argv(["python", "x.py"], 3, ["a", "b"], implementation="mpich", env=["A", "B"],
+                      rsh_agent="/usr/bin/ssh")
+    assert argv[:5] == ["mpirun", "-n", "3", "-hosts", "a:2,b:1"]
+    assert argv[argv.index("-genvlist") + 1] == "A,B"
+    assert argv[argv.index("-launcher-exec") + 1] == "/usr/bin/ssh"
+    assert argv[-2:] == ["python", "x.py"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"hosts": ["h1;rm -rf /"]}, "not a plain host name"),
+    ({"env": ["BAD-NAME"]}, "not valid"),
+    ({"implementation": "lam"}, "not supported"),
+    ({"command": []}, "empty"),
+])
+def test_bad_input_is_refused(kwargs, message):
+    args = {"command": ["true"], "np": 1, "hosts": ["h1"]}
+    args.update(kwargs)
+    command, np, hosts = args.pop("command"), args.pop("np"), args.pop("hosts")
+    with pytest.raises(MpirunError, match=message):
+        build_argv(command, np, hosts, **args)
