@@ -1,0 +1,66 @@
+"""Run a real ansible-playbook from tests through ansible-runner and read its job events."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ansible_runner
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# Where integration tests keep client venvs: reused between runs on one machine, fresh in CI.
+TEST_DIR = Path(os.environ.get("MLPS_TEST_DIR", "/tmp/mlps-test"))
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    stats: dict
+    events: list = field(repr=False)
+    stdout: str = field(repr=False, default="")
+
+    def changed(self) -> int:
+        return sum((self.stats.get("changed") or {}).values())
+
+    def failed_hosts(self) -> set[str]:
+        return set(self.stats.get("failures") or {}) | set(self.stats.get("dark") or {})
+
+    def messages(self) -> list[str]:
+        """Every msg of every failed or unreachable task result, prefixed with its host."""
+        out = []
+        for event in self.events:
+            if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
+                data = event["event_data"]
+                if data.get("ignore_errors"):
+                    continue
+                msg = data.get("res", {}).get("msg", "")
+                out.append(f"{data.get('host')}: {msg if isinstance(msg, str) else msg!r}")
+        return out
+
+    def results(self, task_name_part: str) -> dict:
+        """host -> result of the tasks whose name contains task_name_part."""
+        found = {}
+        for event in self.events:
+            data = event.get("event_data", {})
+            finished = event.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
+            if finished and task_name_part in data.get("task", ""):
+                found.setdefault(data.get("host"), data.get("res", {}))
+        return found
+
+
+def run_playbook(playbook: str, inventory: str | Path, extra_vars: dict | None = None,
+                 args: list[str] | None = None, timeout: int = 1800) -> PlaybookRun:
+    env = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+           "ANSIBLE_NOCOLOR": "1"}
+    with tempfile.TemporaryDirectory(prefix="mlps-runner-") as private:
+        result = ansible_runner.run(
+            private_data_dir=private, project_dir=str(ROOT), playbook=str(ROOT / "playbooks" / playbook),
+            inventory=str(inventory), extravars=extra_vars or {}, envvars=env, cmdline=" ".join(args) if args else None,
+            quiet=True, timeout=timeout,
+        )
+        # Read everything before the private dir (and its artifacts) is removed.
+        return PlaybookRun(result.rc, result.stats or {}, list(result.events), result.stdout.read())
