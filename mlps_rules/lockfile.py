@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 from mlps_module_utils import mlps_lock
-
 from mlps_rules.errors import UserError
 
 NO_DEPS_MARK = "# mlps: no-deps"

@@ -38,7 +38,8 @@ class PlaybookRun:
                 if data.get("ignore_errors"):
                     continue
                 msg = data.get("res", {}).get("msg", "")
-                out.append(f"{data.get('host')}: {msg if isinstance(msg, str) else msg!r}")
+                text = msg if isinstance(msg, str) else repr(msg)
+                out.append(f"{data.get('host')}: {text}")
         return out
 
     def results(self, task_name_part: str) -> dict:
@@ -47,7 +48,8 @@ class PlaybookRun:
         for event in self.events:
             data = event.get("event_data", {})
             finished = event.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
-            if finished and task_name_part in data.get("task", ""):
+            task = data.get("task", "")
+            if finished and task_name_part in task and not task.startswith("Validating arguments"):
                 found.setdefault(data.get("host"), data.get("res", {}))
         return found
 

@@ -6,18 +6,16 @@ import subprocess
 
 import pytest
 
+from tests.integration.conftest import LOCAL_INVENTORY as INVENTORY
+from tests.integration.conftest import LOCAL_VENV as VENV
 from tests.integration.playbook import ROOT, TEST_DIR, run_playbook
 
 pytestmark = pytest.mark.integration
-INVENTORY = ROOT / "inventory" / "localhost.ini"
-VENV = TEST_DIR / "venv-localhost"
 
 
-@pytest.fixture(scope="module")
-def installed():
-    first = run_playbook("setup.yml", INVENTORY, {"mlps_venv": str(VENV)})
-    assert first.rc == 0, first.messages() or first.stderr
-    return first
+@pytest.fixture
+def installed(local_setup):
+    return local_setup
 
 
 def test_setup_installs_a_verified_venv(installed):

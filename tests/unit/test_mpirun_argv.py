@@ -27,8 +27,8 @@ def test_openmpi_argv_has_slots_binding_root_mca_env_prefix_and_agent():
     assert argv[argv.index("--bind-to") + 1] == "none"
     assert "--allow-run-as-root" in argv
     assert argv[argv.index("--prefix") + 1] == "/v"
-    assert ["--mca", "plm_rsh_agent", "ssh -F /c/ssh_config"] == argv[argv.index("plm_rsh_agent") - 1:][:3]
-    assert ["--mca", "btl_tcp_if_include", "eth1"] == argv[argv.index("btl_tcp_if_include") - 1:][:3]
+    assert argv[argv.index("plm_rsh_agent") - 1:][:3] == ["--mca", "plm_rsh_agent", "ssh -F /c/ssh_config"]
+    assert argv[argv.index("btl_tcp_if_include") - 1:][:3] == ["--mca", "btl_tcp_if_include", "eth1"]
     assert argv[argv.index("PATH") - 1] == "-x" and argv[argv.index("PYTHONPATH") - 1] == "-x"
     assert argv[-2:] == ["dlio_benchmark", "workload=unet3d_h100"]
 

@@ -1,0 +1,119 @@
+"""library/mlps_host_facts.py run for real through `ansible localhost -m mlps_host_facts`."""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlps_module_utils import mlps_procfs as procfs
+from tests.unit.test_procfs_collect import build_tree
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = ROOT / "library" / "mlps_host_facts.py"
+BIN = Path(sys.executable).parent
+
+
+def ansible(module_args: dict, *extra: str) -> tuple[str, dict]:
+    """(status word, result) of one ad-hoc run against the localhost inventory."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+               ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{os.environ.get('PATH', '')}")
+    proc = subprocess.run(
+        [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
+         "-m", "mlps_host_facts", "-a", json.dumps(module_args), *extra],
+        capture_output=True, text=True, cwd=ROOT, env=env, check=False, timeout=180)
+    head, sep, body = proc.stdout.partition(" => ")
+    assert sep, f"no result in ansible output:\n{proc.stdout}\n{proc.stderr}"
+    return head.split("|")[-1].strip(), json.loads(body)
+
+
+@pytest.mark.integration
+def test_module_on_this_host_returns_the_schema(tmp_path):
+    status, result = ansible({"paths": [str(tmp_path)], "path_timeout": 10})
+    assert status == "SUCCESS", result
+    assert result["changed"] is False
+    facts = result["ansible_facts"]["mlps_host"]
+    assert procfs.check_document(facts) == []
+    assert facts["collection_method"] == "ssh"
+    assert facts["root"] == "/"
+    assert facts["errors"] == {}
+    assert facts["meminfo"]["MemTotal"] == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert len(facts["cpuinfo"]["cpus"]) == os.sysconf("SC_NPROCESSORS_ONLN")
+    entry = facts["paths"][str(tmp_path)]
+    assert entry["error"] is None
+    assert entry["total_bytes"] == os.statvfs(tmp_path).f_blocks * os.statvfs(tmp_path).f_frsize
+
+
+@pytest.mark.integration
+def test_module_in_check_mode_still_gathers():
+    status, result = ansible({"gather_cpus": False}, "--check")
+    assert status == "SUCCESS", result
+    assert result["changed"] is False
+    assert not result.get("skipped")
+    facts = result["ansible_facts"]["mlps_host"]
+    assert procfs.check_document(facts) == []
+    assert facts["cpuinfo"]["cpus"] == []
+    assert facts["cpuinfo"]["summary"]["logical_cpus"] == os.sysconf("SC_NPROCESSORS_ONLN")
+
+
+@pytest.mark.integration
+def test_module_reads_a_snapshot_root(tmp_path):
+    status, result = ansible({"root": str(build_tree(tmp_path)), "gather_cpus": False})
+    assert status == "SUCCESS", result
+    facts = result["ansible_facts"]["mlps_host"]
+    assert procfs.check_document(facts) == []
+    assert facts["collection_method"] == "snapshot"
+    assert facts["hostname"] == "client07"
+    assert facts["meminfo"]["MemTotal"] == 15666184 * 1024
+    assert facts["cpuinfo"]["summary"]["physical_cores"] == 4
+
+
+@pytest.mark.integration
+def test_module_bad_arguments_fail_with_every_problem(tmp_path):
+    status, result = ansible({"path_timeout": 0, "paths": ["data"]})
+    assert status == "FAILED!"
+    assert result["msg"] == ("path_timeout=0: expected seconds above 0, such as 5; "
+                             "paths: 'data' is not absolute; give an absolute path such as /mnt/data")
+    status, result = ansible({"root": str(tmp_path)})
+    assert status == "FAILED!"
+    assert result["msg"].startswith(f"root={tmp_path}: no readable proc/meminfo or proc/cpuinfo under it;")
+
+
+# -- documentation ------------------------------------------------------------------------------
+
+
+def _module_literals() -> dict:
+    tree = ast.parse(MODULE.read_text())
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            found[node.targets[0].id] = ast.literal_eval(node.value)
+    return found
+
+
+def test_documentation_matches_argument_spec():
+    literals = _module_literals()
+    spec = literals["ARGUMENT_SPEC"]
+    options = yaml.safe_load(literals["DOCUMENTATION"])["options"]
+    assert set(options) == set(spec)
+    for name, rules in spec.items():
+        assert options[name]["type"] == rules["type"], name
+        assert options[name].get("default") == rules.get("default"), name
+        assert options[name].get("elements") == rules.get("elements"), name
+    yaml.safe_load(literals["EXAMPLES"])
+    yaml.safe_load(literals["RETURN"])
+
+
+@pytest.mark.integration
+def test_ansible_doc_renders():
+    proc = subprocess.run([str(BIN / "ansible-doc"), "-M", str(ROOT / "library"), "mlps_host_facts"],
+                          capture_output=True, text=True, cwd=ROOT, check=False, timeout=120,
+                          env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"))
+    assert proc.returncode == 0, proc.stderr
+    for option in ("paths", "path_timeout", "root", "gather_cpus"):
+        assert option in proc.stdout
+    assert "check_mode" in proc.stdout
