@@ -70,8 +70,10 @@ class Finding:
     def line(self) -> str:
         """One human-readable line: outcome, rule, message, expected/actual, what to do."""
         parts = [f"{self.outcome:<7} {self.rule_id}: {self.message}"]
-        if self.expected is not None or self.actual is not None:
-            parts.append(f"(expected {self.expected}, found {self.actual})")
+        shown = [f"{label} {value}" for label, value in (("expected", self.expected), ("found", self.actual))
+                 if value is not None]
+        if shown:
+            parts.append(f"({', '.join(shown)})")
         if self.evidence:
             parts.append(f"[{self.evidence}]")
         if self.fix:

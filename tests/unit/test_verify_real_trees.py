@@ -1,0 +1,87 @@
+"""Published MLPerf Storage trees get the verdict of the division they were published in, except
+for findings that name a file the fixture copy does not carry; their figures are reproduced."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+import pytest
+
+from mlps_rules.findings import Outcome, Verdict, verdict_of
+from mlps_rules.verify import verify
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mlperf_results"
+V1 = FIXTURES / "storage_results_v1.0"
+V3 = FIXTURES / "storage_results_v3.0"
+
+
+@pytest.fixture(scope="module")
+def v1():
+    return verify(V1)
+
+
+@pytest.fixture(scope="module")
+def v3():
+    return verify(V3)
+
+
+def test_v1_trees_are_closed_outright(v1):
+    assert v1.verdict == Verdict.CLOSED, [f.line() for f in v1.findings if f.outcome != Outcome.INFO]
+    assert [w["verdict"] for w in v1.workloads] == ["CLOSED"] * 3
+    assert {w["edition"] for w in v1.workloads} == {"1.0"}
+    assert {(w["model"], w["accelerator"]) for w in v1.workloads} == {
+        ("resnet50", "h100"), ("unet3d", "h100"), ("cosmoflow", "a100")}
+
+
+def test_v3_trees_are_closed_but_for_files_the_copy_lacks(v3):
+    assert {w["edition"] for w in v3.workloads} == {"3.0"}
+    assert {w["benchmark"] for w in v3.workloads} == {"training", "checkpointing", "kv_cache", "vector_database"}
+    lacking = [f for f in v3.findings if f.missing]
+    assert lacking, "the copy lacks logs, so some findings must name missing files"
+    for finding in lacking:
+        path = finding.missing
+        assert "<YYYYMMDD_HHMMSS>" in path or not (V3 / path).exists(), finding.line()
+    rest = [f for f in v3.findings if not f.missing]
+    assert verdict_of(rest) == Verdict.CLOSED, [f.line() for f in rest if f.outcome != Outcome.INFO]
+
+
+def test_v3_training_aggregate_matches_the_summaries(v3):
+    workload = next(w for w in v3.workloads if w["benchmark"] == "training")
+    assert workload["warmup"] == "20260704_050040" and len(workload["measured"]) == 5
+    run_dir = V3 / workload["path"] / "run"
+    summaries = [json.loads((run_dir / name / "summary.json").read_text()) for name in workload["measured"]]
+    figures = workload["aggregate"]
+    expected_au = statistics.fmean(s["metric"]["train_au_mean_percentage"] for s in summaries)
+    expected_bw = statistics.fmean(s["metric"]["train_io_mean_MB_per_second"] for s in summaries) / 1024
+    assert math.isclose(figures["train_mean_of_au_percentage"], expected_au, rel_tol=1e-9)
+    assert math.isclose(figures["read_bw_GiB_per_second"], expected_bw, rel_tol=1e-9)
+    assert (figures["client_nodes"], figures["simulated_accelerators"]) == (8, 8)
+
+
+def test_v3_checkpoint_aggregate(v3):
+    workload = next(w for w in v3.workloads if w["benchmark"] == "checkpointing")
+    figures = workload["aggregate"]
+    assert figures["write_bw_GiB_per_second"] == pytest.approx(8.63733219350259, rel=1e-12)
+    assert figures["read_bw_GiB_per_second"] == pytest.approx(12.999883786501638, rel=1e-12)
+
+
+def test_v1_reports_are_reproduced_to_1e_9(v1):
+    for workload in v1.workloads:
+        report = json.loads((V1 / workload["path"] / "mlperf_storage_report.json").read_text())["overall"]
+        mine = workload["aggregate"]["mlperf_storage_report"]
+        for key, value in report.items():
+            if isinstance(value, float):
+                assert math.isclose(mine[key], value, rel_tol=1e-9), (workload["path"], key)
+            else:
+                assert str(mine[key]) == str(value), (workload["path"], key)
+
+
+def test_whole_fixture_store_verifies_each_workload_with_its_own_edition():
+    result = verify(FIXTURES)
+    editions = {w["path"].split("/")[0]: set() for w in result.workloads}
+    for workload in result.workloads:
+        editions[workload["path"].split("/")[0]].add(workload["edition"])
+    assert editions == {"storage_results_v1.0": {"1.0"}, "storage_results_v3.0": {"3.0"}}
