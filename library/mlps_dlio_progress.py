@@ -1,0 +1,145 @@
+#!/usr/bin/python
+"""Ansible module: progress of a running DLIO job from its log, for a play that polls."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mlps_dlio_progress
+short_description: Read the progress of a DLIO run (datagen or training) from its log
+description:
+  - Reads the lines DLIO 2.0.0 appended to its log (C(dlio.log) or the captured stderr of mpirun)
+    since the previous call and returns the phase (datagen, train, eval, checkpoint, done), epoch,
+    step, files generated, fraction done, elapsed time, an estimate of the time left from the rate
+    seen so far, and a one-line text such as C(epoch 2/5 step 120/500 (24%) elapsed 1m12s, about 3m40s left).
+  - Meant to be called on every poll of an async DLIO task, passing back the O(offset) and
+    O(state) it returned last time, so each call reads only what is new. Only complete lines are
+    read; a partial last line waits for the next call. A log that shrank or was replaced is read
+    again from its start; when more than O(max_bytes) is waiting, only its tail is read.
+  - A missing log is not an error (DLIO may not have started yet); the phase is then C(waiting).
+    Lines that are not DLIO's (warnings, garbage) are ignored.
+  - Read-only, so it runs fully in check mode.
+version_added: "0.1.0"
+author: mlps developers
+options:
+  path:
+    description: Absolute path of the DLIO log to read.
+    type: path
+    required: true
+  offset:
+    description: Byte offset returned by the previous call; 0 to start.
+    type: int
+    default: 0
+  state:
+    description: The C(state) returned by the previous call; leave out to start.
+    type: dict
+  total_epochs:
+    description:
+      - Number of training epochs the run was given (DLIO does not log it). Without it the
+        training fraction and the time left are unknown.
+    type: int
+  max_bytes:
+    description: Most bytes read in one call; when more is waiting, only the last O(max_bytes) are read.
+    type: int
+    default: 4194304
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs fully in check mode.
+notes:
+  - DLIO stamps its lines with local time and no zone; elapsed time counts from the first stamped
+    line, and while the run goes on, up to the current time of the host running this module.
+"""
+
+EXAMPLES = r"""
+- name: Show the progress of the training run
+  mlps_dlio_progress:
+    path: "{{ mlps_training_leaf }}/stderr.log"
+    offset: "{{ mlps_progress.offset | default(0) }}"
+    state: "{{ mlps_progress.state | default(omit) }}"
+    total_epochs: 5
+  register: mlps_progress
+
+- name: Print it
+  ansible.builtin.debug:
+    msg: "{{ mlps_progress.text }}"
+"""
+
+RETURN = r"""
+text:
+  description: One line for a person.
+  returned: always
+  type: str
+  sample: epoch 2/5 step 120/500 (24%) elapsed 1m12s, about 3m40s left
+progress:
+  description: The figures behind the text; C(null) where unknown.
+  returned: always
+  type: dict
+  contains:
+    phase: {description: "waiting, starting, datagen, train, eval, checkpoint or done", type: str}
+    epoch: {description: Current epoch (1-based), type: int}
+    epochs: {description: The O(total_epochs) given, type: int}
+    step: {description: Highest training step any rank reported in the current epoch, type: int}
+    steps_per_epoch: {description: Steps per epoch as DLIO announced them, type: int}
+    files_done: {description: Files generated so far (datagen), type: int}
+    files_total: {description: Files to generate (datagen), type: int}
+    fraction: {description: Fraction of the whole job done (0 to 1), type: float}
+    percent: {description: The same, as a whole percentage rounded down, type: int}
+    elapsed: {description: Seconds since the first stamped log line, type: float}
+    eta: {description: Estimated seconds left from the rate seen so far, type: float}
+    done: {description: True once DLIO logged the end of the job, type: bool}
+  sample: {phase: train, epoch: 2, epochs: 5, step: 120, steps_per_epoch: 500, fraction: 0.248,
+           percent: 24, elapsed: 72.0, eta: 218.3, done: false}
+offset:
+  description: Byte offset to pass to the next call.
+  returned: always
+  type: int
+  sample: 9547
+state:
+  description: Parser state to pass to the next call (a JSON-able dict; treat it as opaque).
+  returned: always
+  type: dict
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mlps_dlio_progress import read_progress, summarize
+
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "required": True},
+    "offset": {"type": "int", "default": 0},
+    "state": {"type": "dict"},
+    "total_epochs": {"type": "int"},
+    "max_bytes": {"type": "int", "default": 4194304},
+}
+
+
+def _problems(p) -> list:
+    problems = []
+    if not p["path"].startswith("/"):
+        problems.append(f"path={p['path']}: expected an absolute path to dlio.log or the run's stderr log")
+    elif os.path.isdir(p["path"]):
+        problems.append(f"path={p['path']}: is a directory; give the log file inside it, such as dlio.log")
+    if p["offset"] < 0:
+        problems.append(f"offset={p['offset']}: expected 0 or the offset the previous call returned")
+    if p["total_epochs"] is not None and p["total_epochs"] < 1:
+        problems.append(f"total_epochs={p['total_epochs']}: expected the run's epoch count, at least 1")
+    if p["max_bytes"] < 4096:
+        problems.append(f"max_bytes={p['max_bytes']}: expected at least 4096, such as 4194304")
+    return problems
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    problems = _problems(p)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    state, offset = read_progress(p["path"], p["offset"], p["state"], p["max_bytes"])
+    progress = summarize(state, p["total_epochs"], now=time.time())
+    module.exit_json(changed=False, text=progress["text"], progress=progress, offset=offset, state=state)
+
+
+if __name__ == "__main__":
+    main()
