@@ -496,6 +496,7 @@ def write_cluster_info(path, cluster: ClusterInfo) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o644)  # mkstemp makes 0600; a results tree is read by others
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(cluster.to_dict(), handle, indent=1)
