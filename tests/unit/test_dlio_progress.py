@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlps_module_utils import mlps_dlio_progress as prog
+from tests.adhoc import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "dlio"
@@ -317,15 +318,7 @@ def test_reader_and_summary_never_raise(tmp_path, chunks, epochs, max_bytes):
 
 
 def ansible(module_args: dict, *extra: str) -> tuple[str, dict]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-               ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
-         "-m", "mlps_dlio_progress", "-a", json.dumps(module_args), *extra],
-        capture_output=True, text=True, cwd=ROOT, env=env, check=False, timeout=180)
-    head, sep, body = proc.stdout.partition(" => ")
-    assert sep, f"no result in ansible output:\n{proc.stdout}\n{proc.stderr}"
-    return head.split("|")[-1].strip(), json.loads(body)
+    return run_module("mlps_dlio_progress", module_args, *extra)[:2]
 
 
 @pytest.mark.integration

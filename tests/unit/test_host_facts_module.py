@@ -1,7 +1,6 @@
 """library/mlps_host_facts.py run for real through `ansible localhost -m mlps_host_facts`."""
 
 import ast
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pytest
 import yaml
 
 from mlps_module_utils import mlps_procfs as procfs
+from tests.adhoc import run_module
 from tests.unit.test_procfs_collect import build_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,16 +19,7 @@ BIN = Path(sys.executable).parent
 
 
 def ansible(module_args: dict, *extra: str) -> tuple[str, dict]:
-    """(status word, result) of one ad-hoc run against the localhost inventory."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-               ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
-         "-m", "mlps_host_facts", "-a", json.dumps(module_args), *extra],
-        capture_output=True, text=True, cwd=ROOT, env=env, check=False, timeout=180)
-    head, sep, body = proc.stdout.partition(" => ")
-    assert sep, f"no result in ansible output:\n{proc.stdout}\n{proc.stderr}"
-    return head.split("|")[-1].strip(), json.loads(body)
+    return run_module("mlps_host_facts", module_args, *extra)[:2]
 
 
 @pytest.mark.integration

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mlps_module_utils import mlps_procfs as procfs
 from mlps_module_utils.mlps_mpi_collect import MARKER, GatherError, gathered_or_fallback, parse_gathered
+from tests.adhoc import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "module_utils" / "mlps_mpi_collect.py"
@@ -120,16 +121,7 @@ def test_script_without_mpi4py_says_which_python_to_use():
 
 
 def ansible(module_args: dict, *extra: str) -> tuple[str, dict, str]:
-    """(status word, result, stderr with the warnings) of one ad-hoc run on localhost."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-               ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
-         "-m", "mlps_mpi_facts", "-a", json.dumps(module_args), *extra],
-        capture_output=True, text=True, cwd=ROOT, env=env, check=False, timeout=180)
-    head, sep, body = proc.stdout.partition(" => ")
-    assert sep, f"no result in ansible output:\n{proc.stdout}\n{proc.stderr}"
-    return head.split("|")[-1].strip(), json.loads(body), proc.stderr
+    return run_module("mlps_mpi_facts", module_args, *extra)
 
 
 @pytest.mark.integration
