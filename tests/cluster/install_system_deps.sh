@@ -18,6 +18,7 @@ declare -A PROVIDER=(
     [mount]=mount
     [hostname]=hostname
     [getent]=libc-bin
+    [chromium]=chromium   # renders the HTML report in tests/integration/test_report_html.py
 )
 
 missing_packages() {
