@@ -91,6 +91,15 @@ options:
   stderr_path:
     description: Write standard error to this file as it comes.
     type: path
+  abort_patterns:
+    description:
+      - Regular expressions watched for in the output files while the launch runs (needs
+        O(stdout_path) or O(stderr_path)). When one matches, the whole launch is stopped on every
+        host and the task fails naming the line, because one crashed rank otherwise leaves the others
+        waiting in a collective until the timeout.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -136,6 +145,10 @@ delta:
   description: Wall time in seconds.
   type: float
   returned: when run
+aborted_on:
+  description: The output line that matched O(abort_patterns), when the launch was stopped for it.
+  type: str
+  returned: when stopped for a matching line
 timed_out:
   description: Whether the launch was stopped by the timeout.
   type: bool
@@ -149,6 +162,7 @@ placement:
 import contextlib
 import datetime
 import os
+import re
 import signal
 import subprocess
 import time
@@ -172,6 +186,34 @@ def _tail(path):
             return handle.read().decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+def _watch(proc, paths, patterns, timeout, started):
+    """Wait for the launch while scanning new output for an abort pattern: (matched line, timed out)."""
+    regexes = [re.compile(pattern) for pattern in patterns]
+    offsets = dict.fromkeys(paths, 0)
+    while True:
+        try:
+            proc.wait(timeout=1)
+            finished = True
+        except subprocess.TimeoutExpired:
+            finished = False
+        for path in paths:
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(offsets[path])
+                    chunk = handle.read()
+            except OSError:
+                continue
+            complete = chunk[: chunk.rfind(b"\n") + 1]  # whole lines only; the rest is read next time
+            offsets[path] += len(complete)
+            for line in complete.decode("utf-8", "replace").splitlines():
+                if any(regex.search(line) for regex in regexes):
+                    return line.strip(), False
+        if finished:
+            return None, False
+        if timeout and time.monotonic() - started > timeout:
+            return None, True
 
 
 def _stop(proc, grace):
@@ -209,6 +251,7 @@ def main():
             "kill_grace": {"type": "int", "default": 10},
             "stdout_path": {"type": "path"},
             "stderr_path": {"type": "path"},
+            "abort_patterns": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -241,13 +284,20 @@ def main():
         except OSError as exc:
             module.fail_json(msg=f"cannot start {p['mpirun']}: {exc}; check the venv (playbooks/setup.yml)",
                              cmd=argv)
-        timed_out = False
-        try:
-            stdout, stderr = proc.communicate(timeout=p["timeout"] or None)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _stop(proc, p["kill_grace"])
+        timed_out, aborted_on = False, None
+        watched = [path for path in (p["stdout_path"], p["stderr_path"]) if path]
+        if p["abort_patterns"] and watched:
+            aborted_on, timed_out = _watch(proc, watched, p["abort_patterns"], p["timeout"], started)
+            if aborted_on or timed_out:
+                _stop(proc, p["kill_grace"])
             stdout, stderr = proc.communicate()
+        else:
+            try:
+                stdout, stderr = proc.communicate(timeout=p["timeout"] or None)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _stop(proc, p["kill_grace"])
+                stdout, stderr = proc.communicate()
     end = _now()
     result = {
         "changed": True, "cmd": argv, "rc": proc.returncode, "placement": slots, "timed_out": timed_out,
@@ -255,6 +305,9 @@ def main():
         "stdout": _tail(p["stdout_path"]) if p["stdout_path"] else stdout.decode("utf-8", "replace"),
         "stderr": _tail(p["stderr_path"]) if p["stderr_path"] else stderr.decode("utf-8", "replace"),
     }
+    if aborted_on:
+        result["aborted_on"] = aborted_on
+        module.fail_json(msg=f"stopped on every host after a rank reported an error: {aborted_on[:300]}", **result)
     if timed_out:
         module.fail_json(msg=f"mpirun passed its timeout of {p['timeout']} s and was stopped on every host", **result)
     if proc.returncode != 0:

@@ -60,3 +60,4 @@ def test_bad_input_is_refused(kwargs, message):
     command, np, hosts = args.pop("command"), args.pop("np"), args.pop("hosts")
     with pytest.raises(MpirunError, match=message):
         build_argv(command, np, hosts, **args)
+
