@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from mlps_rules import __version__, datasize, editions, report_math
-from mlps_rules.cluster import read_cluster_info
+from mlps_rules.cluster import ClusterInfo, read_cluster_info
 from mlps_rules.errors import UserError
 from mlps_rules.workloads import DLIO_CONFIG_DIR, get_training_workload
 
@@ -133,7 +133,8 @@ def plan_campaign(*, model: str, accelerator: str, accelerators_per_host: int, h
             or accelerators_per_host < 1:
         raise UserError(f"mlps_training_accelerators_per_host={accelerators_per_host!r}: expected a whole "
                         "number of simulated accelerators per client, at least 1")
-    info = read_cluster_info(cluster_info)
+    # A --check run writes no snapshot and hands the cluster view over as a dict instead.
+    info = ClusterInfo.from_dict(cluster_info) if isinstance(cluster_info, dict) else read_cluster_info(cluster_info)
     if not info.memory_complete:
         raise UserError(f"{cluster_info}: MemTotal unknown on some client; gather facts again before planning")
     num_accelerators = accelerators_per_host * len(hosts)

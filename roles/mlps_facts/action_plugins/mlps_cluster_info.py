@@ -72,4 +72,6 @@ class ActionModule(ActionBase):
         )
         if drift is not None:
             result["drift"] = [model.finding_to_dict(f) for f in drift]
+        if self._task.check_mode:
+            result["cluster"] = cluster.to_dict()  # nothing was written: a --check plan reads it from here
         return result

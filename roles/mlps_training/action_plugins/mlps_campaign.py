@@ -22,6 +22,7 @@ ARGUMENT_SPEC = {
     "accelerators_per_host": {"type": "int"},
     "hosts": {"type": "list", "elements": "str"},
     "cluster_info": {"type": "path"},
+    "cluster_data": {"type": "dict"},
     "num_files_train": {"type": "int", "default": 0},
     "accept_undersized": {"type": "bool", "default": False},
     "results_dir": {"type": "path"},
@@ -83,12 +84,15 @@ class ActionModule(ActionBase):
 
     # --- operations -----------------------------------------------------------------------------
     def _plan(self, campaign, a, check):
-        if a["cluster_info"] is None or not Path(a["cluster_info"]).is_file():
+        source = a["cluster_info"]
+        if a.get("cluster_data") and (source is None or not Path(source).is_file()):
+            source = _plain(a["cluster_data"])
+        elif a["cluster_info"] is None or not Path(a["cluster_info"]).is_file():
             raise campaign.UserError(f"cluster_info={a['cluster_info']}: the start snapshot is missing; the facts "
                                      "step must run first (mlps_facts)")
         plan = campaign.plan_campaign(
             model=a["model"], accelerator=a["accelerator"], accelerators_per_host=a["accelerators_per_host"],
-            hosts=a["hosts"], cluster_info=a["cluster_info"], num_files_train=a["num_files_train"],
+            hosts=a["hosts"], cluster_info=source, num_files_train=a["num_files_train"],
             accept_undersized=a["accept_undersized"], extra=_plain(a["extra"]))
         plan["workload_dir"] = str(campaign.workload_dir(a["results_dir"], a["division"], a["org"], a["system"],
                                                          a["model"]))

@@ -28,6 +28,7 @@ options:
   accelerators_per_host: {description: Ranks per client (plan)., type: int}
   hosts: {description: Clients, launcher first (plan)., type: list, elements: str}
   cluster_info: {description: Start snapshot cluster_info_start.json (plan)., type: path}
+  cluster_data: {description: "The cluster view as a dict, for a --check run (no snapshot written).", type: dict}
   num_files_train: {description: User value, 0 to plan it., type: int, default: 0}
   accept_undersized: {description: Go on below the rules' minimum, recorded as undersized., type: bool, default: false}
   results_dir: {description: Results root (plan)., type: path}
