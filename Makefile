@@ -25,8 +25,10 @@ venv: $(STAMP)
 system-deps:
 	@bash tests/cluster/install_system_deps.sh
 
+# One results folder per invocation, pinned here so every play of the demo writes into it.
 demo: venv
-	$(BIN)/ansible-playbook -i inventory/localhost.ini playbooks/demo.yml
+	$(BIN)/ansible-playbook -i inventory/localhost.ini playbooks/demo.yml \
+		-e mlps_results_dir=/tmp/mlps-demo/$$(date +%Y%m%d_%H%M%S)
 
 lint: venv
 	$(BIN)/ruff check .

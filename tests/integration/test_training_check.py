@@ -21,14 +21,18 @@ def test_check_prints_the_plan_and_every_mpirun_command_and_writes_nothing(tmp_p
     private = tmp_path / "runner"
     bin_dir = Path(sys.executable).parent
     cmdline = ["--check", "-e", f"mlps_venv={client_venv}", "-e", f"mlps_results_dir={results}",
-               "-e", f"mlps_data_dir={data}", "-e", "mlps_training_accelerators_per_host=2"]
+               "-e", f"mlps_data_dir={data}", "-e", "mlps_training_accelerators_per_host=2",
+               # the rules-sized plan needs ~1 TB; a what-if must still show it, so no capacity preflight
+               "-e", "mlps_preflight_skip=true"]
     proc = subprocess.run(
         [str(bin_dir / "ansible-runner"), "run", str(private), "--project-dir", str(ROOT),
          "-p", "playbooks/run_training.yml", "--inventory", str(LOCAL_INVENTORY), "--cmdline", " ".join(cmdline)],
         capture_output=True, text=True, timeout=600, check=False,
         env=dict(os.environ, PATH=f"{bin_dir}:{os.environ.get('PATH', '')}", ANSIBLE_NOCOLOR="1"))
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert not results.exists() and not data.exists()
+    assert not data.exists()
+    assert [p.name for p in results.iterdir()] == ["preflight.json"]  # only the record of the skip
+    assert json.loads((results / "preflight.json").read_text())["skipped"] is True
     events = [json.loads(p.read_text()) for p in private.glob("artifacts/*/job_events/*.json")]
     shown = [e["event_data"]["res"]["msg"] for e in events
              if e.get("event") == "runner_on_ok" and "Show the leaf and the mpirun command" in
