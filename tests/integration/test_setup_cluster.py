@@ -29,7 +29,7 @@ def test_second_run_changes_nothing_on_any_host(cluster3, cluster_setup):
 
 
 def test_mpirun_hello_through_the_venv_reaches_every_host(cluster3, cluster_setup):
-    run = run_playbook("demo.yml", cluster3.inventory, cluster_vars())
+    run = run_playbook("mpi_hello.yml", cluster3.inventory, cluster_vars())
     assert run.rc == 0, run.messages()
     hello = run.results("Launch an MPI hello across all clients")["h1"]
     hosts = sorted(line.rsplit(" on ", 1)[1] for line in hello["stdout"].splitlines())

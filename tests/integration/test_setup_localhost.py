@@ -55,7 +55,7 @@ def test_lockfile_verify_passes_then_reports_every_mismatch(installed):
 
 
 def test_demo_hello_runs_two_ranks(installed):
-    run = run_playbook("demo.yml", INVENTORY, {"mlps_venv": str(VENV)})
+    run = run_playbook("mpi_hello.yml", INVENTORY, {"mlps_venv": str(VENV)})
     assert run.rc == 0, run.messages()
     hello = run.results("Launch an MPI hello across all clients")["localhost"]
     lines = sorted(hello["stdout"].splitlines())
@@ -94,7 +94,7 @@ def test_system_mpi_from_distribution_packages():
     # mlps_mpi_source=system: the role installs Debian's Open MPI with the package manager, the
     # venv gets no MPI wheel, mpi4py loads the system library and <venv>/bin/mpirun links to it.
     venv = TEST_DIR / "venv-system"
-    run = run_playbook("demo.yml", INVENTORY, {"mlps_venv": str(venv), "mlps_mpi_source": "system"})
+    run = run_playbook("mpi_hello.yml", INVENTORY, {"mlps_venv": str(venv), "mlps_mpi_source": "system"})
     assert run.rc == 0, run.messages()
     marker = json.loads((venv / ".mlps-env.json").read_text())
     assert marker["mpi_source"] == "system"
