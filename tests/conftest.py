@@ -1,3 +1,4 @@
-"""Shared pytest setup: the multi-host cluster fixtures live in tests/cluster/fixtures.py."""
+"""Shared pytest setup: the multi-host cluster fixtures (tests/cluster/fixtures.py) and the client
+venvs installed by playbooks/setup.yml (tests/venvs.py), for tests/integration and tests/faults."""
 
-pytest_plugins = ["tests.cluster.fixtures"]
+pytest_plugins = ["tests.cluster.fixtures", "tests.venvs"]

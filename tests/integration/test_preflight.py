@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import cluster_vars
+from tests.venvs import cluster_vars
 from tests.integration.playbook import run_playbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]

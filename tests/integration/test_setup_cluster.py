@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.integration.conftest import CLUSTER_VENV, cluster_vars
+from tests.venvs import CLUSTER_VENV, cluster_vars
 from tests.integration.playbook import run_playbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]

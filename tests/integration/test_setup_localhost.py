@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LOCAL_INVENTORY as INVENTORY
-from tests.integration.conftest import LOCAL_VENV as VENV
+from tests.venvs import LOCAL_INVENTORY as INVENTORY
+from tests.venvs import LOCAL_VENV as VENV
 from tests.integration.playbook import ROOT, TEST_DIR, run_playbook
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LOCAL_INVENTORY, cluster_vars
+from tests.venvs import LOCAL_INVENTORY, cluster_vars
 from tests.integration.playbook import PlaybookRun, run_playbook
 
 pytestmark = [pytest.mark.integration]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LOCAL_INVENTORY
+from tests.venvs import LOCAL_INVENTORY
 from tests.integration.playbook import ROOT
 
 pytestmark = pytest.mark.integration
