@@ -17,7 +17,10 @@ description:
     again from its start; when more than O(max_bytes) is waiting, only its tail is read.
   - A missing log is not an error (DLIO may not have started yet); the phase is then C(waiting).
     Lines that are not DLIO's (warnings, garbage) are ignored.
-  - Read-only, so it runs fully in check mode.
+  - While following an async launch it can also, in the same call, report whether that job has
+    ended (O(job_id)), wait up to O(wait) seconds for it to end, and keep the launch's lease alive
+    (O(lease_file)), so one round trip per poll does all three.
+  - Read-only apart from the lease, so it runs fully in check mode.
 version_added: "0.1.0"
 author: mlps developers
 options:
@@ -41,6 +44,24 @@ options:
     description: Most bytes read in one call; when more is waiting, only the last O(max_bytes) are read.
     type: int
     default: 4194304
+  job_id:
+    description: Id of the async job running the launch; its state comes back as RV(job).
+    type: str
+  async_dir:
+    description: Folder of Ansible's async job files on this host (the C(async_dir) shell option).
+    type: path
+    default: ~/.ansible_async
+  wait:
+    description:
+      - Seconds to wait for the job of O(job_id) to end before returning (the lease is kept alive
+        meanwhile); returns as soon as it ends. 0 returns at once.
+    type: float
+    default: 0
+  lease_file:
+    description:
+      - File touched at every call and every second while waiting; the launch (mlps_mpirun
+        O(lease_file)) stops itself when nobody touches it for a while.
+    type: path
 attributes:
   check_mode:
     support: full
@@ -98,8 +119,15 @@ state:
   description: Parser state to pass to the next call (a JSON-able dict; treat it as opaque).
   returned: always
   type: dict
+job:
+  description:
+    - The async job's record, as async_status returns it - C(finished) false while it runs, the
+      launch's full result once it has ended.
+  returned: when O(job_id) is given
+  type: dict
 """
 
+import json
 import os
 import time
 
@@ -112,6 +140,10 @@ ARGUMENT_SPEC = {
     "state": {"type": "dict"},
     "total_epochs": {"type": "int"},
     "max_bytes": {"type": "int", "default": 4194304},
+    "job_id": {"type": "str"},
+    "async_dir": {"type": "path", "default": "~/.ansible_async"},
+    "wait": {"type": "float", "default": 0},
+    "lease_file": {"type": "path"},
 }
 
 
@@ -130,15 +162,52 @@ def _problems(p) -> list:
     return problems
 
 
+def _touch(path):
+    if path:
+        try:
+            with open(path, "a"):
+                os.utime(path)
+        except OSError:
+            pass  # the launch then stops on its own: the safe side
+
+
+def _job(async_dir, jid):
+    """The async job's record the way async_status reads it (a file not yet complete = running)."""
+    path = os.path.join(async_dir, jid)
+    if not os.path.exists(path):
+        return {"finished": True, "failed": True, "msg": f"could not find async job {jid} in {async_dir}"}
+    try:
+        with open(path) as handle:
+            data = json.loads(handle.read())
+    except ValueError:
+        return {"started": True, "finished": False}
+    if "started" not in data:
+        data["finished"] = True
+    data.setdefault("finished", False)
+    return data
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     problems = _problems(p)
     if problems:
         module.fail_json(msg="; ".join(problems))
+    result = {}
+    if p["job_id"]:
+        deadline = time.monotonic() + max(0.0, p["wait"])
+        while True:
+            _touch(p["lease_file"])
+            job = _job(p["async_dir"], p["job_id"])
+            if job.get("finished") or time.monotonic() >= deadline:
+                break
+            time.sleep(min(0.25, max(0.05, deadline - time.monotonic())))
+        result["job"] = job
+    else:
+        _touch(p["lease_file"])
     state, offset = read_progress(p["path"], p["offset"], p["state"], p["max_bytes"])
     progress = summarize(state, p["total_epochs"], now=time.time())
-    module.exit_json(changed=False, text=progress["text"], progress=progress, offset=offset, state=state)
+    module.exit_json(changed=False, text=progress["text"], progress=progress, offset=offset, state=state, **result)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ description:
     collected; lines a parser cannot read are counted in C(skipped). The module never fails
     because of what it finds on the host.
   - Each path in O(paths) gets its mount (longest mountpoint prefix of its real path, or of its
-    first existing parent when it does not exist yet) and its statvfs figures. statvfs runs in a
-    background thread bounded by O(path_timeout), so a hung NFS or FUSE mount gives that path the
-    error C(statvfs timed out after Ns) instead of hanging the play.
+    first existing parent when it does not exist yet) and its statvfs figures. Each path is probed
+    in a child process bounded by O(path_timeout) (killed, or abandoned when the kernel holds it),
+    so a hung NFS or FUSE mount gives that path the error C(statvfs timed out after Ns) instead of
+    hanging the play, and the module still exits.
   - Read-only, so it runs fully in check mode.
 version_added: "0.1.0"
 author: mlps developers

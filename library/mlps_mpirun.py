@@ -60,7 +60,15 @@ options:
     type: dict
     default: {}
   env:
-    description: Variables set for the launch and forwarded to every rank.
+    description:
+      - Variables set for the launch and forwarded to every rank. Only their names reach the
+        mpirun command line; the values travel in the environment.
+    type: dict
+    default: {}
+  secret_env:
+    description:
+      - Like O(env), for values that must never be recorded (tokens, passwords) - Ansible hides them
+        from every result and log (C(no_log)).
     type: dict
     default: {}
   rsh_agent:
@@ -100,6 +108,30 @@ options:
     type: list
     elements: str
     default: []
+  lease_file:
+    description:
+      - A file the controller touches while it follows the launch (see the mlps_training_poll
+        module). When it is older than O(lease_timeout) seconds the controller is gone (an
+        interrupted ansible-playbook, a lost controller), and the launch is stopped on every host
+        instead of running on unwatched. The file is created at the start.
+    type: path
+  lease_timeout:
+    description: Seconds without a touch of O(lease_file) before the launch is stopped.
+    type: int
+    default: 15
+  watch_hosts:
+    description:
+      - Hosts to check while the launch runs, by running C(true) on each through O(rsh_agent) (or
+        ssh) the way mpirun reaches them. A host that fails two checks in a row is lost; the launch
+        is then stopped on every other host and the task fails naming it, instead of hanging in a
+        collective until the timeout.
+    type: list
+    elements: str
+    default: []
+  watch_interval:
+    description: Seconds between two checks of every watched host.
+    type: int
+    default: 10
 attributes:
   check_mode:
     support: full
@@ -153,6 +185,15 @@ timed_out:
   description: Whether the launch was stopped by the timeout.
   type: bool
   returned: when run
+interrupted:
+  description: Whether the launch was stopped because O(lease_file) went stale (the controller left).
+  type: bool
+  returned: when run
+lost_hosts:
+  description: Watched hosts that stopped answering; the launch was stopped because of them.
+  type: list
+  elements: str
+  returned: when run
 placement:
   description: Ranks per host as [host, ranks] pairs.
   type: list
@@ -163,18 +204,21 @@ import contextlib
 import datetime
 import os
 import re
+import shlex
 import signal
 import subprocess
+import threading
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_mpirun import MpirunError, build_argv, placement
 
 TAIL = 65536
+PROBE_TIMEOUT = 8
 
 
 def _now():
-    return datetime.datetime.now(datetime.UTC)
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _tail(path):
@@ -188,32 +232,63 @@ def _tail(path):
         return ""
 
 
-def _watch(proc, paths, patterns, timeout, started):
-    """Wait for the launch while scanning new output for an abort pattern: (matched line, timed out)."""
-    regexes = [re.compile(pattern) for pattern in patterns]
-    offsets = dict.fromkeys(paths, 0)
-    while True:
-        try:
-            proc.wait(timeout=1)
-            finished = True
-        except subprocess.TimeoutExpired:
-            finished = False
-        for path in paths:
+class _OutputScan:
+    """New whole lines of the output files, checked against the abort patterns."""
+
+    def __init__(self, paths, patterns):
+        self.regexes = [re.compile(pattern) for pattern in patterns]
+        self.offsets = dict.fromkeys(paths if self.regexes else [], 0)
+
+    def match(self):
+        for path in self.offsets:
             try:
                 with open(path, "rb") as handle:
-                    handle.seek(offsets[path])
+                    handle.seek(self.offsets[path])
                     chunk = handle.read()
             except OSError:
                 continue
             complete = chunk[: chunk.rfind(b"\n") + 1]  # whole lines only; the rest is read next time
-            offsets[path] += len(complete)
+            self.offsets[path] += len(complete)
             for line in complete.decode("utf-8", "replace").splitlines():
-                if any(regex.search(line) for regex in regexes):
-                    return line.strip(), False
-        if finished:
-            return None, False
-        if timeout and time.monotonic() - started > timeout:
-            return None, True
+                if any(regex.search(line) for regex in self.regexes):
+                    return line.strip()
+        return None
+
+
+class _HostWatch(threading.Thread):
+    """Runs `true` on every watched host through the remote shell mpirun uses; a host failing two
+    checks in a row is lost. A thread, so a hanging ssh never delays the main loop."""
+
+    def __init__(self, hosts, rsh_agent, interval):
+        super().__init__(daemon=True)
+        base = shlex.split(rsh_agent) if rsh_agent else ["ssh"]
+        self.base = [*base, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={PROBE_TIMEOUT - 2}"]
+        self.hosts, self.interval = list(hosts), interval
+        self.failures = dict.fromkeys(self.hosts, 0)
+        self.lost = []
+        self.done = threading.Event()
+
+    def _answers(self, host):
+        try:
+            return subprocess.run([*self.base, host, "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, timeout=PROBE_TIMEOUT, check=False).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    def run(self):
+        while not self.done.wait(self.interval):
+            for host in self.hosts:
+                self.failures[host] = 0 if self._answers(host) else self.failures[host] + 1
+            self.lost = [host for host in self.hosts if self.failures[host] >= 2]
+            if self.lost:
+                return
+
+
+def _lease_age(path):
+    try:
+        return time.time() - os.stat(path).st_mtime
+    except OSError:
+        return float("inf")  # removed under us: nobody is keeping it
 
 
 def _stop(proc, grace):
@@ -227,6 +302,44 @@ def _stop(proc, grace):
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def _follow(proc, p, started):
+    """Wait for the launch; stop it on an abort line, the timeout, a stale lease or a lost host.
+    Returns (stdout, stderr, why) where why is None or (kind, detail)."""
+    scan = _OutputScan([path for path in (p["stdout_path"], p["stderr_path"]) if path], p["abort_patterns"])
+    watch = None
+    if p["watch_hosts"]:
+        watch = _HostWatch(p["watch_hosts"], p["rsh_agent"], p["watch_interval"])
+        watch.start()
+    out, err = [], []
+    why = None
+    try:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=1)
+                out.append(stdout or b"")
+                err.append(stderr or b"")
+                line = scan.match()  # the last lines may hold the error that ended the launch
+                return b"".join(out), b"".join(err), ("abort", line) if line else None
+            except subprocess.TimeoutExpired:
+                pass
+            line = scan.match()
+            if line:
+                why = ("abort", line)
+            elif p["timeout"] and time.monotonic() - started > p["timeout"]:
+                why = ("timeout", p["timeout"])
+            elif p["lease_file"] and _lease_age(p["lease_file"]) > p["lease_timeout"]:
+                why = ("interrupted", p["lease_timeout"])
+            elif watch is not None and watch.lost:
+                why = ("lost", list(watch.lost))
+            if why:
+                _stop(proc, 3 if why[0] in ("interrupted", "lost") else p["kill_grace"])
+                stdout, stderr = proc.communicate()
+                return stdout or b"", stderr or b"", why
+    finally:
+        if watch is not None:
+            watch.done.set()
 
 
 def main():
@@ -243,6 +356,7 @@ def main():
             "map_by": {"type": "str", "default": "slot"},
             "mca": {"type": "dict", "default": {}},
             "env": {"type": "dict", "default": {}},
+            "secret_env": {"type": "dict", "default": {}, "no_log": True},
             "rsh_agent": {"type": "str"},
             "prefix": {"type": "str"},
             "extra_args": {"type": "list", "elements": "str", "default": []},
@@ -252,6 +366,10 @@ def main():
             "stdout_path": {"type": "path"},
             "stderr_path": {"type": "path"},
             "abort_patterns": {"type": "list", "elements": "str", "default": []},
+            "lease_file": {"type": "path"},
+            "lease_timeout": {"type": "int", "default": 15},
+            "watch_hosts": {"type": "list", "elements": "str", "default": []},
+            "watch_interval": {"type": "int", "default": 10},
         },
         supports_check_mode=True,
     )
@@ -261,7 +379,8 @@ def main():
         argv = build_argv(
             p["command"], p["np"], p["hosts"], mpirun=p["mpirun"], implementation=p["implementation"],
             as_root=as_root, oversubscribe=p["oversubscribe"], bind_to=p["bind_to"], map_by=p["map_by"],
-            mca={str(k): str(v) for k, v in p["mca"].items()}, env=sorted(p["env"]), rsh_agent=p["rsh_agent"],
+            mca={str(k): str(v) for k, v in p["mca"].items()}, env=sorted(set(p["env"]) | set(p["secret_env"])),
+            rsh_agent=p["rsh_agent"],
             prefix=p["prefix"], extra_args=p["extra_args"],
         )
         slots = [list(pair) for pair in placement(p["np"], p["hosts"])]
@@ -270,9 +389,17 @@ def main():
     if module.check_mode:
         module.exit_json(changed=False, cmd=argv, placement=slots)
 
-    env = dict(os.environ, LC_ALL="C", **{str(k): str(v) for k, v in p["env"].items()})
+    env = dict(os.environ, LC_ALL="C", **{str(k): str(v) for k, v in {**p["env"], **p["secret_env"]}.items()})
     if as_root and p["implementation"] == "openmpi":
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    try:
+        for folder in {p["chdir"], *(os.path.dirname(x) for x in (p["stdout_path"], p["stderr_path"]) if x)} - {None}:
+            os.makedirs(folder, mode=0o755, exist_ok=True)
+        if p["lease_file"]:
+            with open(p["lease_file"], "a"):
+                os.utime(p["lease_file"])
+    except OSError as exc:
+        module.fail_json(msg=f"cannot prepare the launch folder ({exc}); check the staging folder", cmd=argv)
     start, started = _now(), time.monotonic()
     with contextlib.ExitStack() as files:
         out = files.enter_context(open(p["stdout_path"], "wb")) if p["stdout_path"] else subprocess.PIPE
@@ -284,32 +411,28 @@ def main():
         except OSError as exc:
             module.fail_json(msg=f"cannot start {p['mpirun']}: {exc}; check the venv (playbooks/setup.yml)",
                              cmd=argv)
-        timed_out, aborted_on = False, None
-        watched = [path for path in (p["stdout_path"], p["stderr_path"]) if path]
-        if p["abort_patterns"] and watched:
-            aborted_on, timed_out = _watch(proc, watched, p["abort_patterns"], p["timeout"], started)
-            if aborted_on or timed_out:
-                _stop(proc, p["kill_grace"])
-            stdout, stderr = proc.communicate()
-        else:
-            try:
-                stdout, stderr = proc.communicate(timeout=p["timeout"] or None)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _stop(proc, p["kill_grace"])
-                stdout, stderr = proc.communicate()
+        stdout, stderr, why = _follow(proc, p, started)
     end = _now()
+    kind, detail = why or (None, None)
     result = {
-        "changed": True, "cmd": argv, "rc": proc.returncode, "placement": slots, "timed_out": timed_out,
+        "changed": True, "cmd": argv, "rc": proc.returncode, "placement": slots, "timed_out": kind == "timeout",
+        "interrupted": kind == "interrupted", "lost_hosts": detail if kind == "lost" else [],
         "start": start.isoformat(), "end": end.isoformat(), "delta": round(time.monotonic() - started, 3),
         "stdout": _tail(p["stdout_path"]) if p["stdout_path"] else stdout.decode("utf-8", "replace"),
         "stderr": _tail(p["stderr_path"]) if p["stderr_path"] else stderr.decode("utf-8", "replace"),
     }
-    if aborted_on:
-        result["aborted_on"] = aborted_on
-        module.fail_json(msg=f"stopped on every host after a rank reported an error: {aborted_on[:300]}", **result)
-    if timed_out:
-        module.fail_json(msg=f"mpirun passed its timeout of {p['timeout']} s and was stopped on every host", **result)
+    if kind == "abort":
+        result["aborted_on"] = detail
+        module.fail_json(msg=f"stopped on every host after a rank reported an error: {detail[:300]}", **result)
+    if kind == "timeout":
+        module.fail_json(msg=f"mpirun passed its timeout of {detail} s and was stopped on every host", **result)
+    if kind == "interrupted":
+        module.fail_json(msg=f"the controller stopped following the launch ({p['lease_file']} not touched for "
+                             f"{detail} s: ansible-playbook interrupted or the controller lost); stopped on every "
+                             "host", **result)
+    if kind == "lost":
+        module.fail_json(msg=f"host {', '.join(detail)} stopped answering during the launch (two failed checks "
+                             "through the remote shell); stopped it on every other host", **result)
     if proc.returncode != 0:
         last = (result["stderr"].strip().splitlines() or result["stdout"].strip().splitlines() or ["no output"])[-1]
         module.fail_json(msg=f"mpirun exited with {proc.returncode}: {last[:300]}", **result)

@@ -14,9 +14,10 @@ description:
   - Meant to run with C(async) and C(poll) set to 0 on every client before a benchmark run, and to be
     stopped after it by creating O(stop_file), then collected with C(async_status).
   - It can never run away; it stops at the first of O(stop_file) appearing, O(max_samples),
-    O(max_duration), or SIGTERM/SIGINT/SIGHUP. On the stop file or a signal it takes one closing
-    sample, so the series covers the end of the run. Each line is written whole as soon as it is
-    sampled, so a killed sampler leaves complete lines.
+    O(max_duration), SIGTERM/SIGINT/SIGHUP, or (with O(follow)) the end of the phase's processes.
+    On the stop file, a signal or the end of the phase it takes one closing sample, so the series
+    covers the end of the run. Each line is written whole as soon as it is sampled, so a killed
+    sampler leaves complete lines.
   - O(output) is truncated at the start. A O(stop_file) that already exists at the start stops the
     sampler after its closing sample, so use a fresh path for every run.
 version_added: "0.1.0"
@@ -60,6 +61,21 @@ options:
   host:
     description: Host label written in every line. Default the target's host name.
     type: str
+  follow:
+    description:
+      - A string found in the command line of every process of the phase being sampled (such as the
+        phase's staging folder). The sampler then also stops once those processes have come and
+        gone on this host, or when none appeared within O(follow_startup) seconds, so an
+        interrupted controller never leaves a sampler behind.
+    type: str
+  follow_startup:
+    description: Seconds to wait for the first process carrying O(follow) before giving up.
+    type: float
+    default: 180.0
+  create_parent:
+    description: Create the directory of O(output) (mode 0755) when it does not exist.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -113,7 +129,9 @@ duration:
   type: float
   sample: 60.02
 reason:
-  description: Why sampling stopped; C(stop_file), C(max_samples), C(max_duration) or C(signal). Null in check mode.
+  description:
+    - Why sampling stopped; C(stop_file), C(max_samples), C(max_duration), C(signal), or with
+      O(follow) C(phase_ended) or C(phase_never_started). Null in check mode.
   returned: always
   type: str
   sample: stop_file
@@ -152,6 +170,11 @@ stop_file:
   returned: always
   type: str
   sample: /var/tmp/mlps/run1.stop
+follow:
+  description: The process marker followed, or null.
+  returned: always
+  type: str
+  sample: /var/tmp/mlps/training/run-20260101_120000/dlio
 """
 
 import os
@@ -168,6 +191,9 @@ ARGUMENT_SPEC = {
     "nfs_mountstats": {"type": "bool", "default": True},
     "vmstat": {"type": "str", "choices": ["subset", "all"], "default": "subset"},
     "host": {"type": "str"},
+    "follow": {"type": "str"},
+    "follow_startup": {"type": "float", "default": 180.0},
+    "create_parent": {"type": "bool", "default": False},
 }
 
 
@@ -175,6 +201,11 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     host = p["host"] or os.uname().nodename
+    if p["create_parent"] and not module.check_mode and p["output"].startswith("/"):
+        try:
+            os.makedirs(os.path.dirname(p["output"]), mode=0o755, exist_ok=True)
+        except OSError as exc:
+            module.fail_json(msg=f"output={p['output']}: cannot create its folder ({exc.strerror})")
     problems = check_options(p["output"], p["interval"], p["stop_file"], p["max_samples"],
                              p["max_duration"], host, p["vmstat"])
     if problems:
@@ -183,11 +214,12 @@ def main():
         max_samples = p["max_samples"] or default_max_samples(p["interval"], p["max_duration"])
         module.exit_json(changed=False, output=p["output"], samples=0, duration=0.0, reason=None, signal=None,
                          bytes=0, interval=p["interval"], max_samples=max_samples,
-                         max_duration=p["max_duration"], host=host, stop_file=p["stop_file"],
+                         max_duration=p["max_duration"], host=host, stop_file=p["stop_file"], follow=p["follow"],
                          msg=f"check mode: would sample every {p['interval']:g} s into {p['output']}")
     try:
         result = run(p["output"], p["interval"], p["stop_file"], p["max_samples"], p["max_duration"], host,
-                     nfs=p["nfs_mountstats"], vmstat=p["vmstat"])
+                     nfs=p["nfs_mountstats"], vmstat=p["vmstat"], follow=p["follow"],
+                     follow_startup=p["follow_startup"])
     except OSError as exc:
         module.fail_json(msg=f"output={p['output']}: cannot write it ({exc.strerror}); "
                              "give a path in a writable directory")

@@ -305,7 +305,7 @@ def _install(module, p, plan, result):
     marker = {
         "schema": MARKER_SCHEMA,
         "key": key,
-        "verified_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "verified_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "python": ".".join(str(x) for x in _python_version(module, venv_python)),
         "mpi": p["mpi"],
         "mpi_source": p["mpi_source"],

@@ -9,17 +9,17 @@ Layout (DESIGN.md section 4):
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import re
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 
 from mlps_rules import __version__, datasize, editions, report_math
 from mlps_rules.cluster import ClusterInfo, read_cluster_info
 from mlps_rules.errors import UserError
+from mlps_rules.jsonio import load_json, write_bytes_atomic
+from mlps_rules.jsonio import write_json_atomic as _write_json_atomic
 from mlps_rules.workloads import DLIO_CONFIG_DIR, get_training_workload
 
 BENCHMARK = "training"
@@ -84,24 +84,16 @@ def allocate_leaf(workload: Path, command: str, *, clock=None, sleep=time.sleep,
 
 def write_json_atomic(path, data) -> Path:
     """Write JSON to a temporary file beside `path`, then rename it over: readers never see half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, default=str)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return _write_json_atomic(path, data, sort_keys=True, default=str)
 
 
 def update_metadata(leaf, stamp: str, changes: dict) -> dict:
     """Merge `changes` into the leaf's metadata (top-level keys replaced) and write it atomically."""
     path = Path(leaf) / metadata_name(stamp)
-    current = json.loads(path.read_text()) if path.is_file() else {}
+    current = load_json(path) if path.is_file() else {}
+    if not isinstance(current, dict):
+        raise UserError(f"{path}: expected a JSON object of run metadata, found {type(current).__name__}; "
+                        "restore the file or move the leaf aside")
     if changes.get("status") is not None and changes["status"] not in STATUSES:
         raise UserError(f"status {changes['status']!r}: expected one of {', '.join(STATUSES)}")
     current.update(changes)
@@ -109,6 +101,19 @@ def update_metadata(leaf, stamp: str, changes: dict) -> dict:
     current["updated_at"] = utc_now()
     write_json_atomic(path, current)
     return current
+
+
+def close_if_running(leaf, stamp: str, status: str, message: str) -> bool:
+    """Give a leaf still saying `running` its final status (a campaign that stopped without recording it)."""
+    path = Path(leaf) / metadata_name(stamp)
+    try:
+        current = load_json(path)
+    except UserError:
+        return False
+    if not isinstance(current, dict) or current.get("status") != "running":
+        return False
+    update_metadata(leaf, stamp, {"status": status, "message": message, "ended_at": utc_now()})
+    return True
 
 
 def utc_now() -> str:
@@ -191,6 +196,25 @@ def datasize_metadata(campaign: dict, data_dir: str, stamp: str) -> dict:
     }
 
 
+def record_skipped_datagen(workload: Path, dataset: dict, context: dict) -> Path | None:
+    """A datagen leaf saying the dataset already there was reused (with the check's evidence), so the
+    workload still has its one datagen leaf; None when it already has one that completed."""
+    folder = Path(workload) / "datagen"
+    for leaf in sorted(folder.iterdir()) if folder.is_dir() else []:
+        try:
+            status = load_json(leaf / metadata_name(leaf.name)).get("status")
+        except (UserError, AttributeError):
+            continue
+        if status in ("completed", "skipped"):
+            return None
+    leaf, stamp = allocate_leaf(Path(workload), "datagen")
+    update_metadata(leaf, stamp, {
+        **context, "benchmark": BENCHMARK, "command": "datagen", "timestamp": stamp, "status": "skipped",
+        "message": "datagen skipped: the data folder already holds a dataset matching the plan (count and sizes)",
+        "dataset_check": dataset, "started_at": utc_now(), "ended_at": utc_now()})
+    return leaf
+
+
 # --- DLIO's command line -------------------------------------------------------------------------
 def _value_text(value) -> str:
     if isinstance(value, bool):
@@ -237,30 +261,28 @@ def default_config_dir() -> str:
 
 
 # --- collecting outputs --------------------------------------------------------------------------
-def extract_outputs(archives: list, leaf) -> list[str]:
-    """Unpack the per-host tar archives of DLIO's output folder into the leaf, in order (the
-    launcher's last, so its summary and log win). Only plain files and folders, never outside."""
+def extract_outputs(archives: list, leaf, routes: dict | None = None) -> list[str]:
+    """Unpack the per-host tar archives of DLIO's output into the leaf, in order (the launcher's
+    last, so its summary and log win). Only plain files, never outside the leaf. With `routes`
+    ({top folder in the archive: folder under the leaf}), only those top folders are unpacked,
+    each into its own place; without, everything goes to the leaf as it is."""
     leaf = Path(leaf).resolve()
     written = set()
     for archive in archives:
         with tarfile.open(archive) as tar:
             for member in tar.getmembers():
-                name = os.path.normpath(member.name)
-                if name in (".", "") or name.startswith(("/", "..")) or not (member.isfile() or member.isdir()):
+                parts = Path(os.path.normpath(member.name)).parts
+                if not parts or parts[0] in ("/", "..") or ".." in parts or not member.isfile():
                     continue
-                target = (leaf / name).resolve()
+                if routes is not None:
+                    if len(parts) < 2 or parts[0] not in routes:
+                        continue
+                    parts = (*Path(routes[parts[0]]).parts, *parts[1:])
+                target = leaf.joinpath(*parts).resolve()
                 if leaf not in target.parents:
                     continue
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                source = tar.extractfile(member)
-                tmp = target.with_name(f".{target.name}.part")
-                with open(tmp, "wb") as out:
-                    out.write(source.read())
-                os.replace(tmp, target)
-                written.add(name)
+                write_bytes_atomic(target, tar.extractfile(member).read())
+                written.add(str(target.relative_to(leaf)))
     return sorted(written)
 
 
@@ -270,7 +292,9 @@ def write_results_json(workload: Path) -> dict:
     from mlps_rules.reader import read_tree  # noqa: PLC0415 - the reader pulls in yaml; only this needs it
 
     tree = read_tree(workload)
-    runs = [leaf for wl in tree.workloads for leaf in wl.runs]
+    # Leaves a campaign left failed or interrupted are kept as evidence but are not results.
+    runs = [leaf for wl in tree.workloads for leaf in wl.runs
+            if not isinstance(leaf.metadata, dict) or leaf.metadata.get("status", "completed") == "completed"]
     if not runs:
         raise UserError(f"{workload}: no run leaves to compute results.json from")
     edition = editions.get(editions.CURRENT)

@@ -10,12 +10,11 @@ the same object and every derived figure can be recomputed.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
+import errno
 import json
 import os
 import statistics
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from mlps_module_utils.mlps_procfs import mount_for
 from mlps_rules.errors import UserError
 from mlps_rules.findings import Finding, Outcome
+from mlps_rules.jsonio import ReadError, load_json, write_json_atomic
 
 SCHEMA = "mlps-cluster-info/1"
 FACTS_SCHEMA = "mlps-host-facts/1"
@@ -283,11 +283,11 @@ def load_facts_files(paths) -> list[dict]:
     for name in paths:
         path = Path(name)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"{path}: no such facts file; pass host-facts JSON files") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UserError(f"{path}: cannot read host facts ({exc}); expected {FACTS_SCHEMA} JSON") from None
+            data = load_json(path)
+        except ReadError as exc:
+            if exc.errno == errno.ENOENT:
+                raise UserError(f"{path}: no such facts file; pass host-facts JSON files") from None
+            raise UserError(f"{path}: cannot read host facts ({exc.detail}); expected {FACTS_SCHEMA} JSON") from None
         items = data if isinstance(data, list) else [data]
         for i, item in enumerate(items):
             where = f"{path}[{i}]" if isinstance(data, list) else str(path)
@@ -493,32 +493,17 @@ def drift_findings(start: ClusterInfo, end: ClusterInfo) -> list[Finding]:
 
 def write_cluster_info(path, cluster: ClusterInfo) -> Path:
     """Write atomically: a reader sees the old file or the whole new one, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, 0o644)  # mkstemp makes 0600; a results tree is read by others
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(cluster.to_dict(), handle, indent=1)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_json_atomic(path, cluster.to_dict())
 
 
 def read_cluster_info(path) -> ClusterInfo:
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such cluster info file; build it with `mlps cluster-info`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: cannot read cluster info ({exc}); expected {SCHEMA} JSON") from None
+        data = load_json(path)
+    except ReadError as exc:
+        if exc.errno == errno.ENOENT:
+            raise UserError(f"{path}: no such cluster info file; build it with `mlps cluster-info`") from None
+        raise UserError(f"{path}: cannot read cluster info ({exc.detail}); expected {SCHEMA} JSON") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise UserError(f"{path}: schema is {found!r}, expected {SCHEMA!r}; build it with `mlps cluster-info`")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from mlps_module_utils import mlps_lock
 from mlps_rules.errors import UserError
+from mlps_rules.jsonio import write_text_atomic
 
 NO_DEPS_MARK = "# mlps: no-deps"
 
@@ -99,9 +99,7 @@ def generate(in_path: Path, out_path: Path, python: str = sys.executable) -> dic
     header = {"source": f"{in_path.name} sha256={mlps_lock.content_hash(text)}", **info,
               "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     rendered = mlps_lock.render_lock(header, list(entries.values()))
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(rendered)
-    os.replace(tmp, out_path)  # atomic: a failed run never leaves half a lock behind
+    write_text_atomic(out_path, rendered)  # atomic: a failed run never leaves half a lock behind
     return {"path": str(out_path), "packages": len(entries),
             "hashed": sum(1 for e in entries.values() if e["hashes"])}
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mlps_module_utils.mlps_mpirun import placement
 from mlps_module_utils.mlps_venv import MARKER_SCHEMA, identify_mpi
-from mlps_rules import datasize
+from mlps_rules import datasize, inputs
 from mlps_rules.errors import UserError
 from mlps_rules.workloads import (
     ACCELERATOR_MEMORY_GB,
@@ -194,9 +194,23 @@ class Settings:
         return cls(**known)
 
 
+def input_problems(values_by_host: dict) -> list[str]:
+    """Hostile names, paths and DLIO values of every host (mlps_rules.inputs), one line each. The role
+    checks these first and stops before writing anything: such a value is unsafe to probe with."""
+    return inputs.inventory_problems(values_by_host)
+
+
 def value_problems(s: Settings) -> list[str]:
     """Every inventory value the rules cannot run with, one line each (empty when all are fine)."""
-    problems = []
+    problems = [p for p in (
+        *(inputs.check_path(name, value) for name, value in (("mlps_data_dir", s.data_dir),
+                                                             ("mlps_results_dir", s.results_dir),
+                                                             ("mlps_venv", s.venv)) if value),
+        *(inputs.check_plain_name(name, str(value)) for name, value in (("model", s.model),
+                                                                        ("accelerator", s.accelerator)) if value),
+    ) if p]
+    if problems:  # unsafe values: the rules below would only repeat them
+        return problems
     if s.benchmark not in BENCHMARKS:
         problems.append(f"mlps_preflight_benchmark={s.benchmark!r}: expected one of {', '.join(BENCHMARKS)}")
     if str(s.division) not in DIVISIONS:
@@ -500,8 +514,10 @@ def _launch_rows(hosts: list[str], reachable: list[str], launcher: str, launch: 
 def _capacity_row(host: str, probe_path: dict, needed: int | None, plan: Plan) -> Check:
     path = probe_path.get("path")
     if probe_path.get("error"):
-        return _row("data_capacity", host, False, "a readable filesystem", "error",
-                    f"statvfs of {path} on {host}: {probe_path['error']}",
+        hung = bool(probe_path.get("hung"))
+        found = "no answer (hung mount?)" if hung else "error"
+        return _row("data_capacity", host, False, "a readable filesystem", found,
+                    f"{host}: {probe_path['error']}" if hung else f"statvfs of {path} on {host}: {probe_path['error']}",
                     f"check the mount of {path} on {host} (mount | grep {probe_path.get('mountpoint') or path})")
     avail = probe_path.get("avail_bytes")
     if needed is None or avail is None:
@@ -529,6 +545,9 @@ def _shared_row(host: str, launcher: str, probe: dict, sentinel_written: dict, d
                     f"{launcher} could not write the sentinel in {data_dir}: {_text(sentinel_written.get('msg'))}",
                     f"create {data_dir} on the shared filesystem, writable by the campaign user (mkdir -p {data_dir})")
     seen = probe.get("sentinel") or {}
+    if seen.get("error"):  # the data directory did not answer here (a hung mount)
+        return _row("data_shared", host, False, expected, "no answer", f"{host}: {seen['error']}",
+                    f"on {host}, check the mount of {data_dir} (mount | grep {data_dir}; umount -l it if it is dead)")
     if seen.get("exists") and seen.get("matches") and (launcher_inode is None or seen.get("st_ino") == launcher_inode):
         return _row("data_shared", host, True, expected, f"seen (inode {seen.get('st_ino')})")
     data = (probe.get("paths") or {}).get("data") or {}

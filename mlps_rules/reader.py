@@ -7,20 +7,26 @@ symlinked files only when they point inside the tree. Only what the rules read i
 summary, one per-epoch file, the overrides list (by hand, it is a plain list), config.yaml (C YAML
 loader when available), metadata, fs_separation.json, shared_fs.json, cluster_info.json,
 provenance.json.
+
+Symlinks: a file is opened with O_NOFOLLOW, and a link is read only through its resolved target
+when that lies inside the tree, so a link swapped in after the listing is caught too. A link (to a
+file or a folder) that leaves the tree is a `symlink` Problem (a WARNING finding), never read.
+JSON goes through mlps_rules.jsonio: above the size limit or nested deeper than MAX_DEPTH it is a
+Problem too, not a crash.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 import yaml
 
+from mlps_rules.jsonio import MAX_BYTES, ReadError, parse_json, read_bytes, shape_problem
 from mlps_rules.models import Leaf, Problem, Tree, Workload, parse_dir_timestamp
 
-SIZE_LIMIT = 64 * 1024 * 1024
+SIZE_LIMIT = MAX_BYTES
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 BENCHMARKS = ("training", "checkpointing", "kv_cache", "vector_database")
@@ -103,13 +109,18 @@ class _Walker:
                 problems.append(Problem("unreadable", child_rel, exc.strerror or str(exc)))
         return files, dirs
 
+    def _inside(self, target: str) -> bool:
+        return target == self.root_real or target.startswith(self.root_real + os.sep)
+
     def _symlink(self, entry, rel: str, files: dict, problems: list) -> None:
         target = os.path.realpath(entry.path)
-        inside = target == self.root_real or target.startswith(self.root_real + os.sep)
-        if os.path.isdir(target):
+        if not self._inside(target):
+            kind = "folder" if os.path.isdir(target) else "file"
+            problems.append(Problem("symlink", rel, f"symlinked {kind} points outside the tree to {target}; "
+                                                    "not read"))
+        elif os.path.isdir(target):
+            # inside the tree it is read where it really is; following it could loop or count twice
             self.tree.skipped.append(f"{rel} (symlinked directory, not followed)")
-        elif not inside:
-            problems.append(Problem("symlink", rel, f"symlink points outside the tree to {target}; not read"))
         elif os.path.isfile(target):
             files[entry.name] = entry
 
@@ -251,14 +262,19 @@ class _Walker:
     # --- file loading -------------------------------------------------------------------------
     def _bytes(self, path: Path, rel: str, problems: list) -> bytes | None:
         try:
-            size = path.stat().st_size
-            if size > self.limit:
-                problems.append(Problem("too_large", rel, f"{size} bytes is above the {self.limit}-byte limit"))
-                return None
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            problems.append(Problem("unreadable", rel, exc.strerror or str(exc)))
+            try:
+                data = read_bytes(path, max_bytes=self.limit, follow_symlinks=False)
+            except ReadError as exc:
+                if exc.kind != "symlink":
+                    raise
+                target = os.path.realpath(path)
+                if not self._inside(target):
+                    problems.append(Problem("symlink", rel, f"symlink points outside the tree to {target}; "
+                                                            "not read"))
+                    return None
+                data = read_bytes(target, max_bytes=self.limit, follow_symlinks=False)
+        except ReadError as exc:
+            problems.append(Problem(exc.kind, rel, exc.detail))
             return None
         if data.startswith(PLACEHOLDER):
             problems.append(Problem("placeholder", rel, "replaced by a 'PRUNED BY STAFF' placeholder"))
@@ -270,9 +286,9 @@ class _Walker:
         if data is None:
             return None
         try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            problems.append(Problem("unparsable", rel, f"not valid JSON: {exc}"))
+            return parse_json(data, rel)
+        except ReadError as exc:
+            problems.append(Problem(exc.kind, rel, exc.detail))
             return None
 
     def _text(self, path: Path, rel: str, problems: list) -> str | None:
@@ -408,11 +424,29 @@ def _parse_overrides(text: str, rel: str, problems: list):
     return items
 
 
-def _yaml_list(text: str, rel: str, problems: list):
+def _load_yaml(text: str, rel: str, problems: list):
+    """(ok, data): YAML through the safe loader, refused when nested too deeply or built with aliases."""
     try:
         data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or pure-Python SafeLoader)
     except yaml.YAMLError as exc:
         problems.append(Problem("unparsable", rel, f"not valid YAML: {str(exc).splitlines()[0]}"))
+        return False, None
+    except RecursionError:                  # the pure-Python loader recurses per nesting level
+        problems.append(Problem("unparsable", rel, "YAML nested too deeply"))
+        return False, None
+    return _shape_ok(data, rel, problems), data
+
+
+def _shape_ok(data, rel: str, problems: list) -> bool:
+    problem = shape_problem(data)
+    if problem:
+        problems.append(Problem("unparsable", rel, f"YAML {problem}"))
+    return problem is None
+
+
+def _yaml_list(text: str, rel: str, problems: list):
+    ok, data = _load_yaml(text, rel, problems)
+    if not ok:
         return None
     if data is None:
         return []
@@ -504,11 +538,11 @@ def _parse_config(text: str, rel: str, problems: list):
         data = parse_simple_yaml(text)
     except _NotSimple:
         data = None
-    try:
-        if data is None:
-            data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or pure-Python SafeLoader)
-    except yaml.YAMLError as exc:
-        problems.append(Problem("unparsable", rel, f"not valid YAML: {str(exc).splitlines()[0]}"))
+    if data is None:
+        ok, data = _load_yaml(text, rel, problems)
+        if not ok:
+            return None
+    elif not _shape_ok(data, rel, problems):         # hand-parsed: only the depth can be wrong
         return None
     if not isinstance(data, dict):
         problems.append(Problem("unparsable", rel, "expected a YAML mapping"))

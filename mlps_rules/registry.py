@@ -21,6 +21,10 @@ PROFILES = ("closed", "open", "preflight")
 ALL_BENCHMARKS = ("training", "checkpointing", "kv_cache", "vector_database")
 
 
+# Statuses of a leaf that is not a result (mlps_rules.campaign.STATUSES minus completed/skipped).
+NOT_RESULTS = ("running", "failed", "timed_out", "interrupted")
+
+
 @dataclass
 class Context:
     """What one rule evaluation sees: the tree, one workload (None for tree-scope rules), the
@@ -33,7 +37,12 @@ class Context:
 
     @property
     def runs(self) -> list:
-        return self.workload.runs if self.workload else []
+        """The run leaves that are results: a leaf this toolkit recorded as failed or interrupted is
+        evidence, judged by LEAF-STATUS alone, and counts for no other rule."""
+        if not self.workload:
+            return []
+        return [leaf for leaf in self.workload.runs
+                if not isinstance(leaf.metadata, dict) or leaf.metadata.get("status") not in NOT_RESULTS]
 
     @property
     def warmup(self):

@@ -13,7 +13,11 @@ and `<rank>_output.json` (every rank). `summary.json` carries `"engine": "native
 `size_scale`: native results are OPEN only (rule CKPT-ENGINE).
 
     mpirun -np N <venv>/bin/python mlps_ckpt_native.py --plan plan.json --folder DIR \
-        --output-folder OUT --writes 10 --reads 10 [--transfer-size 4MiB] [--odirect] [--fsync]
+        --output-folder OUT --writes 10 --reads 10 [--transfer-size 4MiB] [--odirect] [--fsync] [--log F]
+
+Two probes the checkpointing campaign runs on the clients before planning (JSON on stdout, no MPI):
+`--probe-dlio` (does the venv's DLIO know the checkpoint-only workload's keys?) and
+`--probe-folder PATH...` (free space and filesystem identity of each path, this host's memory and CPUs).
 
 Pure stdlib + mpi4py, Python 3.8 syntax (it runs on the clients' venv Python).
 """
@@ -86,6 +90,19 @@ def write_json(path: str, data) -> None:
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=1)
     os.replace(tmp, path)
+
+
+class Log:
+    """Rank 0's progress log (the campaign follows it while the run goes; DLIO's dlio.log plays that part
+    for DLIO). Other ranks, and runs without --log, write nothing."""
+
+    def __init__(self, path, enabled: bool):
+        self.path = path if enabled else None
+
+    def line(self, text: str) -> None:
+        if self.path:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write("{} [INFO] {}\n".format(now_iso(), text))
 
 
 def load_plan(path: str) -> dict:
@@ -287,7 +304,7 @@ class Run:
                                           "plan".format(path, actual, entry["bytes"]))
         self.collective_check(self._attempt(check))
 
-    def phase(self, io: Io, kind: str, count: int) -> list:
+    def phase(self, io: Io, kind: str, count: int, log: Log) -> list:
         """Write (kind=save) or read (kind=load) checkpoints 1..count; per checkpoint the aggregate
         {start, end, duration, throughput} on rank 0 and this rank's own timings everywhere."""
         own, aggregate = [], []
@@ -316,6 +333,8 @@ class Run:
             record = self._stats(start_wall, timings[slowest][0])
             record["slowest_rank"] = slowest
             aggregate.append(record)
+            log.line("{}_ckpt {}/{} done: {:.3f} s, {:.3f} GiB/s (slowest rank {})".format(
+                kind, index, count, record["duration"], record["throughput"] or 0.0, slowest))
         return own, aggregate
 
     def _stats(self, start_wall: float, duration: float) -> dict:
@@ -349,6 +368,7 @@ def execute(comm, args) -> None:
     if error:
         raise EngineError(error)
     run = Run(comm, args, plan)
+    log = Log(args.log, rank == 0)
     started = now_iso()
     hosts = comm.allgather(host_info())
     run.collective_check(run._attempt(lambda: [os.makedirs(d, exist_ok=True)
@@ -363,17 +383,21 @@ def execute(comm, args) -> None:
             if rank == 0:
                 print("mlps_ckpt_native: warning: O_DIRECT refused ({}); running buffered I/O, recorded as "
                       "odirect_refused in summary.json".format(refused), file=sys.stderr)
+    log.line("{} {} ranks on {} hosts: {} writes, {} reads of {} bytes per checkpoint".format(
+        plan.get("model"), run.size, len({h["hostname"] for h in hosts}), args.writes, args.reads,
+        sum(f["bytes"] for r in plan["ranks"] for f in r["files"])))
     if args.writes:
         run.check_space(hosts)
     io = Io(args.transfer_size, odirect, args.fsync, not args.keep_file_cache)
     try:
-        saves, save_agg = run.phase(io, "save", args.writes)
+        saves, save_agg = run.phase(io, "save", args.writes, log)
         if args.reads:
             run.check_readable()
-        loads, load_agg = run.phase(io, "load", args.reads)
+        loads, load_agg = run.phase(io, "load", args.reads, log)
     finally:
         io.close()
     ended = now_iso()
+    log.line("checkpointing done: {} writes, {} reads".format(len(saves), len(loads)))
     per_epoch = {"start": started}
     per_epoch.update({"save_ckpt{}".format(j + 1): s for j, s in enumerate(saves)})
     per_epoch.update({"load_ckpt{}".format(j + 1): s for j, s in enumerate(loads)})
@@ -430,6 +454,7 @@ def parse_args(argv=None):
     parser.add_argument("--fsync", action="store_true", help="fsync every file before the rank reports")
     parser.add_argument("--keep-file-cache", action="store_true",
                         help="do not advise the kernel to drop each file's pages after writing/reading it")
+    parser.add_argument("--log", help="rank 0 appends one progress line per checkpoint to this file")
     parser.add_argument("--time-between-checkpoints", type=float, default=5.0, metavar="S",
                         help="seconds to sleep before each checkpoint (the template's 5)")
     args = parser.parse_args(argv)
@@ -450,7 +475,69 @@ def parse_args(argv=None):
     return args
 
 
+# --- probes (no MPI): what the campaign must know before it plans ---------------------------------
+_CKPT_KEY = re.compile(r"\bnum_checkpoints_[a-z_]+")
+
+
+def probe_dlio() -> dict:
+    """Version of the venv's DLIO and the checkpoint-count keys its config knows, read from its source
+    (importing DLIO would pull in its frameworks: seconds, and nothing more to learn)."""
+    import importlib.util  # noqa: PLC0415 - only the probe needs these
+
+    try:
+        from importlib import metadata  # noqa: PLC0415
+        version = metadata.version("dlio_benchmark")
+        spec = importlib.util.find_spec("dlio_benchmark")
+    except Exception as exc:  # any failure means "no usable DLIO", reported as such
+        return {"dlio_version": None, "error": "{}: {}".format(type(exc).__name__, exc)}
+    if spec is None or not spec.origin:
+        return {"dlio_version": None, "error": "the dlio_benchmark package cannot be found"}
+    package = os.path.dirname(spec.origin)
+    keys = set()
+    for name in ("utils/config.py", "main.py"):
+        try:
+            with open(os.path.join(package, name), encoding="utf-8", errors="replace") as handle:
+                keys.update(_CKPT_KEY.findall(handle.read()))
+        except OSError:
+            pass
+    workload_dir = os.path.join(package, "configs", "workload")
+    packaged = sorted(n for n in os.listdir(workload_dir) if n.startswith("llama")) \
+        if os.path.isdir(workload_dir) else []
+    return {"dlio_version": version, "package_dir": package, "config_keys": sorted(keys),
+            "packaged_llama_configs": packaged}
+
+
+def probe_folders(paths: list) -> dict:
+    """This host's memory and CPUs, and per path its free bytes and filesystem identity (f_fsid with the
+    size, so hosts reporting the same key are taken to share the filesystem)."""
+    info = host_info()
+    out = {"hostname": info["hostname"], "cpus": info["cpus"],
+           "memory_bytes": int(info["memory_GB"] * GIB) if info["memory_GB"] else None, "paths": {}}
+    for path in paths:
+        # a folder not created yet lands on the filesystem of its nearest existing ancestor
+        probed = os.path.abspath(path)
+        while not os.path.exists(probed) and os.path.dirname(probed) != probed:
+            probed = os.path.dirname(probed)
+        try:
+            stat = os.statvfs(probed)
+            out["paths"][path] = {"free_bytes": stat.f_bavail * stat.f_frsize, "dev": os.stat(probed).st_dev,
+                                  "fs_key": [stat.f_fsid, stat.f_blocks, stat.f_frsize], "probed": probed}
+        except OSError as exc:
+            out["paths"][path] = {"free_bytes": None, "error": "{}: {}".format(probed, exc.strerror)}
+    return out
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--probe-dlio"]:
+        print(json.dumps(probe_dlio()))
+        return 0
+    if argv[:1] == ["--probe-folder"]:
+        if len(argv) < 2:
+            print("mlps_ckpt_native: error: --probe-folder needs at least one path", file=sys.stderr)
+            return 2
+        print(json.dumps(probe_folders(argv[1:])))
+        return 0
     args = parse_args(argv)
     from mpi4py import MPI  # noqa: PLC0415 - imported late so --help and argument errors need no MPI
 
@@ -460,6 +547,7 @@ def main(argv=None) -> int:
     except EngineError as exc:
         if comm.Get_rank() == 0:
             print("mlps_ckpt_native: error: {}".format(exc), file=sys.stderr)
+            Log(args.log, True).line("error: {}".format(exc))
         return 1
     return 0
 

@@ -3,8 +3,8 @@
 Every parser takes the text of one file and returns `(data, skipped)`, where `skipped` counts the
 lines it could not read; no text makes a parser raise. `collect()` reads the files under a root
 (`/` for the live host, or a copied /proc or sosreport) and turns every missing or unreadable
-source into an `errors` entry. statvfs of user paths runs in daemon threads under a timeout, so a
-hung NFS/FUSE mount cannot hang the caller.
+source into an `errors` entry. statvfs of user paths runs in child processes under a timeout
+(`run_bounded`), so a hung NFS/FUSE mount cannot hang the caller.
 
 Pure stdlib and runnable on its own (`python3 mlps_procfs.py --root DIR`), because the MPI
 collection runs this very file on hosts that have no Ansible; kept to Python 3.8 syntax for that
@@ -14,12 +14,13 @@ reason (no match, no runtime `X | Y` types).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import re
+import select
 import sys
-import threading
 import time
 
 SCHEMA = "mlps-host-facts/1"
@@ -716,34 +717,140 @@ def _sysfs_topology(root: str, cpu_numbers: list) -> tuple[int, int] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# statvfs of user paths, bounded in time
+# Work on user paths, bounded in time
+#
+# A call that touches a hung NFS or FUSE mount can block for ever, and a thread blocked there can
+# neither be killed nor stop the process from exiting (a thread in uninterruptible sleep keeps the
+# process, and the stdout pipe Ansible waits on, alive). So each call runs in a forked child that
+# holds no descriptor of ours but its own result pipe: at the deadline it is SIGKILLed and, if the
+# kernel will not let it die yet, simply abandoned; the caller goes on and can exit.
 
 
-def _probe(path: str, mounts: list, statvfs, out: dict) -> None:
-    """Runs in a worker thread: realpath, first existing ancestor, mount, statvfs."""
+def _child(func, args, write_fd: int) -> None:
+    """In the forked child: detach from every inherited descriptor, run, send the JSON result."""
+    code = 1
     try:
-        resolved = os.path.realpath(path)
-        probe = resolved
-        exists = os.path.exists(probe)
-        while not os.path.exists(probe) and probe != os.path.dirname(probe):
-            probe = os.path.dirname(probe)
-        out.update({"realpath": resolved, "exists": exists, "probed": probe})
-        mount = mount_for(probe, mounts)
-        if mount:
-            out.update({"mountpoint": mount["mountpoint"], "fstype": mount["fstype"],
-                        "device": mount["device"], "mount_options": mount["options"]})
-        st = statvfs(probe)
-        out.update({
-            "total_bytes": st.f_blocks * st.f_frsize,
-            "free_bytes": st.f_bfree * st.f_frsize,
-            "avail_bytes": st.f_bavail * st.f_frsize,
-            "total_inodes": st.f_files,
-            "free_inodes": st.f_ffree,
-            "f_frsize": st.f_frsize,
-            "readonly": bool(st.f_flag & getattr(os, "ST_RDONLY", 1)),
-        })
-    except Exception as exc:  # any failure is this path's error, never the caller's
-        out["error"] = _error(exc)
+        if write_fd < 3:  # a caller without stdin/stdout: move the pipe clear of 0-2 first
+            write_fd = _high_fd(write_fd)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, write_fd)
+        os.closerange(write_fd + 1, max(write_fd + 1, os.sysconf("SC_OPEN_MAX")))
+        try:
+            payload = {"value": func(*args)}
+        except Exception as exc:  # the call's failure is its result, never the caller's exception
+            payload = {"error": _error(exc)}
+        data = json.dumps(payload, default=str).encode("utf-8")
+        while data:
+            data = data[os.write(write_fd, data):]
+        code = 0
+    finally:
+        os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+
+
+def _high_fd(fd: int) -> int:
+    import fcntl  # noqa: PLC0415 - POSIX only, needed only in this corner
+    return fcntl.fcntl(fd, fcntl.F_DUPFD, 3)
+
+
+def _reap(pid: int, grace: float) -> bool:
+    """Wait up to `grace` seconds for a child to be gone; False leaves it behind (never blocks)."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if done:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
+def run_bounded(jobs: dict, timeout: float) -> dict:
+    """Run every job in parallel, each in a forked child bounded by its own timeout.
+
+    jobs: key -> (func, args) or (func, args, timeout); func's result must be JSON-serialisable.
+    Returns key -> {"value", "error", "timed_out"}: value is func's result, error the text of the
+    exception it raised, timed_out True when it had not answered by its deadline (then killed).
+    """
+    start = time.monotonic()
+    running = {}
+    results = {}
+    for key, job in jobs.items():
+        func, args = job[0], tuple(job[1])
+        limit = float(job[2]) if len(job) > 2 else float(timeout)
+        read_fd, write_fd = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child ends in os._exit
+            os.close(read_fd)
+            _child(func, args, write_fd)
+        os.close(write_fd)
+        running[read_fd] = {"key": key, "pid": pid, "deadline": start + limit, "limit": limit, "data": b""}
+    while running:
+        now = time.monotonic()
+        for fd in [fd for fd, job in running.items() if job["deadline"] <= now]:
+            job = running.pop(fd)
+            os.close(fd)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(job["pid"], 9)  # SIGKILL ends a wait on a FUSE/NFS answer that is still queued
+            _reap(job["pid"], 0.2)
+            results[job["key"]] = {"value": None, "timed_out": True,
+                                   "error": "did not answer within %g s" % job["limit"]}
+        if not running:
+            break
+        wait = max(0.0, min(job["deadline"] for job in running.values()) - time.monotonic())
+        ready, _w, _x = select.select(list(running), [], [], wait)
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if chunk:
+                running[fd]["data"] += chunk
+                continue
+            job = running.pop(fd)
+            os.close(fd)
+            _reap(job["pid"], 1.0)
+            results[job["key"]] = _decode(job["data"])
+    return {key: results[key] for key in jobs}
+
+
+def _decode(data: bytes) -> dict:
+    try:
+        payload = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return {"value": None, "timed_out": False, "error": "the worker process died without an answer"}
+    return {"value": payload.get("value"), "timed_out": False, "error": payload.get("error")}
+
+
+def probe_path(path: str, mounts: list, statvfs=None, out=None) -> dict:
+    """realpath, first existing ancestor, mount and statvfs of one path (touches the path: bound it).
+    Fills `out` as it goes, so a caller that catches a failure keeps what was found before it."""
+    statvfs = statvfs or os.statvfs
+    out = {} if out is None else out
+    resolved = os.path.realpath(path)
+    probe = resolved
+    exists = os.path.exists(probe)
+    while not os.path.exists(probe) and probe != os.path.dirname(probe):
+        probe = os.path.dirname(probe)
+    out.update({"realpath": resolved, "exists": exists, "probed": probe})
+    mount = mount_for(probe, mounts)
+    if mount:
+        out.update({"mountpoint": mount["mountpoint"], "fstype": mount["fstype"],
+                    "device": mount["device"], "mount_options": mount["options"]})
+    st = statvfs(probe)
+    out.update({
+        "total_bytes": st.f_blocks * st.f_frsize,
+        "free_bytes": st.f_bfree * st.f_frsize,
+        "avail_bytes": st.f_bavail * st.f_frsize,
+        "total_inodes": st.f_files,
+        "free_inodes": st.f_ffree,
+        "f_frsize": st.f_frsize,
+        "readonly": bool(st.f_flag & getattr(os, "ST_RDONLY", 1)),
+    })
+    return out
 
 
 def _path_entry(path: str, mounts: list) -> dict:
@@ -760,15 +867,13 @@ def _path_entry(path: str, mounts: list) -> dict:
 
 
 def probe_paths(paths, mounts: list, timeout: float = 5.0, statvfs=None, live: bool = True) -> dict:
-    """statvfs and mount of each path, all in parallel daemon threads, each bounded by `timeout`.
+    """statvfs and mount of each path, all in parallel child processes, each bounded by `timeout`.
 
-    A path still running at the deadline gets `statvfs timed out after Ns`; its thread is left
-    behind (a daemon, so it never keeps the process alive).
+    A path that has not answered at the deadline gets `statvfs timed out after Ns`; its child is
+    killed, or left behind when the kernel holds it (see run_bounded).
     """
-    statvfs = statvfs or os.statvfs
     results: dict[str, dict] = {}
-    workers = []
-    start = time.monotonic()
+    jobs = {}
     for path in paths:
         if path in results:
             continue
@@ -776,21 +881,17 @@ def probe_paths(paths, mounts: list, timeout: float = 5.0, statvfs=None, live: b
         results[path] = entry
         if not path.startswith("/"):
             entry["error"] = f"path {path!r} is not absolute; give an absolute path such as /mnt/data"
-            continue
-        if not live:
+        elif not live:
             entry["error"] = "statvfs skipped: root is a snapshot, not the live filesystem"
-            continue
-        out: dict = {}
-        worker = threading.Thread(target=_probe, args=(path, mounts, statvfs, out),
-                                  name=f"mlps-statvfs {path}", daemon=True)
-        worker.start()
-        workers.append((entry, worker, out))
-    for entry, worker, out in workers:
-        worker.join(max(0.0, start + timeout - time.monotonic()))
-        if worker.is_alive():
-            entry["error"] = f"statvfs timed out after {timeout:g}s"
         else:
-            entry.update(out)
+            jobs[path] = (probe_path, (path, mounts, statvfs))
+    for path, outcome in run_bounded(jobs, timeout).items():
+        if outcome["timed_out"]:
+            results[path]["error"] = f"statvfs timed out after {timeout:g}s"
+        elif outcome["error"]:
+            results[path]["error"] = outcome["error"]
+        else:
+            results[path].update(outcome["value"])
     return results
 
 

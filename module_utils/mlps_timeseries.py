@@ -259,6 +259,57 @@ def _wait(clock, until: float, deadline: float, stop_file, stop_requested, exist
 # One sampler run: options, signals, output file
 
 
+class PhaseFollower:
+    """Tells when the processes of one benchmark phase have ended on this host.
+
+    A phase's processes are recognised by a marker in their command line (the phase's staging
+    folder, which every DLIO rank and the launcher's mpirun carry). The sampler stops on its own
+    once it has seen them and then sees none, or when none appeared within `startup` seconds, so
+    an interrupted or lost controller never leaves it running. /proc is scanned at most every
+    `every` seconds to keep the sampler cheap.
+    """
+
+    def __init__(self, marker: str, startup: float = 180.0, every: float = 2.0, proc: str = "/proc",
+                 clock=None):
+        self.marker = marker.encode("utf-8", "surrogateescape")
+        self.startup, self.every, self.proc = startup, every, proc
+        self.clock = clock or SystemClock
+        self.began = self.clock.monotonic()
+        self.checked = -every
+        self.seen = False
+        self.ended = None
+
+    def running(self) -> bool:
+        me = os.getpid()
+        try:
+            names = os.listdir(self.proc)
+        except OSError:
+            return True  # cannot tell: keep sampling, the other bounds still hold
+        for name in names:
+            if not name.isdigit() or int(name) == me:
+                continue
+            try:
+                with open(os.path.join(self.proc, name, "cmdline"), "rb") as handle:
+                    if self.marker in handle.read():
+                        return True
+            except OSError:
+                continue
+        return False
+
+    def __call__(self):
+        """None while the phase goes on (or has not started yet), else why to stop."""
+        now = self.clock.monotonic()
+        if self.ended is None and now - self.checked >= self.every:
+            self.checked = now
+            if self.running():
+                self.seen = True
+            elif self.seen:
+                self.ended = "phase_ended"
+            elif now - self.began >= self.startup:
+                self.ended = "phase_never_started"
+        return self.ended
+
+
 def check_options(output, interval, stop_file, max_samples, max_duration, host, vmstat="subset") -> list:
     """Every problem with the options, each a sentence naming the option and what to give."""
     problems = []
@@ -319,7 +370,8 @@ def _writer(fd: int):
 
 def run(output: str, interval: float = 1.0, stop_file: str | None = None, max_samples: int | None = None,
         max_duration: float = DEFAULT_MAX_DURATION, host: str | None = None, nfs: bool = True,
-        vmstat: str = "subset", root: str = "/", clock=SystemClock) -> dict:
+        vmstat: str = "subset", root: str = "/", clock=SystemClock, follow: str | None = None,
+        follow_startup: float = 180.0) -> dict:
     """Sample into `output` (truncated first) until a bound, the stop file or SIGTERM/SIGINT/SIGHUP.
 
     Each line is written with one write(2) as soon as it is sampled, so a killed sampler leaves
@@ -333,18 +385,22 @@ def run(output: str, interval: float = 1.0, stop_file: str | None = None, max_sa
     if max_samples is None:
         max_samples = default_max_samples(interval, max_duration)
     reader = CounterReader(root=root, nfs=nfs, vmstat=vmstat)
+    follower = PhaseFollower(follow, startup=follow_startup, clock=clock) if follow else (lambda: None)
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
     try:
         with _Signals() as signals:
             result = sample_loop(reader, _writer(fd), interval, max_samples, max_duration, host,
-                                 stop_file=stop_file, clock=clock, stop_requested=lambda: signals.received)
+                                 stop_file=stop_file, clock=clock,
+                                 stop_requested=lambda: signals.received or follower())
         result["signal"] = signals.received
+        if result["reason"] == "signal" and not signals.received:
+            result["reason"] = follower()
         result["bytes"] = os.fstat(fd).st_size
     finally:
         os.close(fd)
         reader.close()
     result.update({"output": output, "interval": interval, "max_samples": max_samples,
-                   "max_duration": max_duration, "host": host, "stop_file": stop_file})
+                   "max_duration": max_duration, "host": host, "stop_file": stop_file, "follow": follow})
     return result
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from mlps_rules.editions import EDITION_NAMES
 from mlps_rules.errors import UserError
 from mlps_rules.findings import Outcome, Verdict
+from mlps_rules.jsonio import write_json_atomic
 from mlps_rules.reader import SIZE_LIMIT, TreeError
 from mlps_rules.registry import PROFILES
 
@@ -74,13 +75,7 @@ def _verify(args) -> int:
 
 
 def _write_json(path: Path, document: dict) -> None:
-    try:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise UserError(f"--json {path}: cannot write it ({exc.strerror}); choose a writable path",
-                        EXIT_USAGE) from exc
+    write_json_atomic(path, document, default=str, hint="choose a writable --json path")
 
 
 def _print_text(result, verbose: bool) -> None:

@@ -1,5 +1,7 @@
 """library/mlps_mpirun run for real through the client venv's Open MPI."""
 
+import json
+
 import pytest
 
 from tests.adhoc import run_module
@@ -39,3 +41,35 @@ def test_timeout_stops_the_launch(tmp_path, client_venv):
     assert status == "FAILED!"
     assert result["timed_out"] is True
     assert "passed its timeout of 3 s" in result["msg"]
+
+
+def _ranks_alive(marker: str) -> list[str]:
+    import subprocess
+    found = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True, check=False).stdout
+    return [line for line in found.splitlines() if "pgrep" not in line]
+
+
+def test_a_stale_lease_stops_the_launch_as_interrupted(tmp_path, client_venv):
+    # Nobody touches the lease after the start, as when ansible-playbook is interrupted.
+    marker = f"mlps-lease-{tmp_path.name}"
+    status, result, _ = run_module("mlps_mpirun", {
+        "mpirun": str(client_venv / "bin" / "mpirun"), "np": 2,
+        "command": [str(client_venv / "bin" / "python"), "-c", "import time; time.sleep(120)", marker],
+        "lease_file": str(tmp_path / "lease"), "lease_timeout": 3, "timeout": 100})
+    assert status == "FAILED!"
+    assert result["interrupted"] is True and result["timed_out"] is False
+    assert "stopped following the launch" in result["msg"]
+    assert result["delta"] < 30
+    assert _ranks_alive(marker) == []
+
+
+def test_env_values_stay_out_of_the_result(tmp_path, client_venv):
+    canary = f"canary-{tmp_path.name}"
+    status, result, stderr = run_module("mlps_mpirun", {
+        "mpirun": str(client_venv / "bin" / "mpirun"), "np": 1, "secret_env": {"MLPS_TEST_TOKEN": canary},
+        "command": [str(client_venv / "bin" / "python"), "-c",
+                    "import os; print(len(os.environ['MLPS_TEST_TOKEN']))"]})
+    assert status in ("CHANGED", "SUCCESS"), stderr
+    assert result["stdout"].strip() == str(len(canary))  # the rank got the value...
+    assert "MLPS_TEST_TOKEN" in result["cmd"]  # ...the command line and the record only the name
+    assert canary not in json.dumps(result) and canary not in stderr

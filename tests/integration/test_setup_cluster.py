@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tests.venvs import CLUSTER_VENV, cluster_vars
 from tests.integration.playbook import run_playbook
+from tests.venvs import CLUSTER_VENV, cluster_vars
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.playbook import ROOT, TEST_DIR, run_playbook
 from tests.venvs import LOCAL_INVENTORY as INVENTORY
 from tests.venvs import LOCAL_VENV as VENV
-from tests.integration.playbook import ROOT, TEST_DIR, run_playbook
 
 pytestmark = pytest.mark.integration
 

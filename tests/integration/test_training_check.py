@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.venvs import LOCAL_INVENTORY
 from tests.integration.playbook import ROOT
+from tests.venvs import LOCAL_INVENTORY
 
 pytestmark = pytest.mark.integration
 

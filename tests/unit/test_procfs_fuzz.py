@@ -1,4 +1,5 @@
-"""Property: no text makes any parser raise; output keeps its shape and the skip count is sane."""
+"""Property: no text makes any /proc parser raise; output keeps its shape and the skip count is sane.
+The parsers and strategies live in tests/fuzz/targets.py, shared with benchmarks/bench_fuzz.py."""
 
 import json
 
@@ -7,44 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlps_module_utils import mlps_procfs as procfs
-
-PARSERS = {
-    "meminfo": (procfs.parse_meminfo, dict),
-    "cpuinfo": (procfs.parse_cpuinfo, dict),
-    "diskstats": (procfs.parse_diskstats, dict),
-    "net_dev": (procfs.parse_net_dev, dict),
-    "version": (procfs.parse_version, dict),
-    "loadavg": (procfs.parse_loadavg, dict),
-    "uptime": (procfs.parse_uptime, dict),
-    "vmstat": (procfs.parse_vmstat, dict),
-    "stat": (procfs.parse_stat, dict),
-    "mounts": (procfs.parse_mounts, list),
-    "mountinfo": (procfs.parse_mountinfo, list),
-    "cgroups": (procfs.parse_cgroups, dict),
-    "cgroup_controllers": (procfs.parse_cgroup_controllers, list),
-    "os_release": (procfs.parse_os_release, dict),
-}
-
-# Pieces of the real formats, so generated lines get past the first checks and into the branches.
-TOKENS = st.sampled_from([
-    ":", " : ", "\t: ", "kB", "KB", "MB", "-", "|", "/", "=", '"', "'", "\\", "\\040", "\\134", "#",
-    "processor", "cpu number", "processor 0", "physical id", "core id", "cpu cores", "model name",
-    "CPU implementer", "CPU part", "CPU architecture", "0x41", "0xd0c", "vendor_id", "IBM/S390",
-    "isa", "rv64imafdc", "uarch", "cpu", "POWER9", "timebase", "flags", "lm", "# processors",
-    "machine", "version", "Linux", "cpu0", "ctxt", "intr", "shared:1", "ext4", "cgroup2", "0", "1",
-    "-1", "12", "4096", "99999999999999999999", "0.5", "1/2", "sda", "eth0", "\n", "\n\n", " ", "\t",
-])
-LINEISH = st.lists(TOKENS | st.text(max_size=6), max_size=80).map("".join)
-ANY_TEXT = st.text(max_size=400)
-
-
-def check(name: str, text: str) -> None:
-    parser, kind = PARSERS[name]
-    data, skipped = parser(text)
-    assert isinstance(data, kind)
-    assert isinstance(skipped, int)
-    assert 0 <= skipped <= max(1, len(text.splitlines()))
-    json.dumps(data)  # what comes out must be JSON for Ansible and the MPI gather
+from tests.fuzz.targets import ANY_TEXT, HOST_ROOTS, LINEISH, PARSERS, check_collect
+from tests.fuzz.targets import check_parser as check
 
 
 @pytest.mark.parametrize("name", sorted(PARSERS))
@@ -78,3 +43,40 @@ def test_kernel_escaping_round_trips(path):
     # The kernel writes space, tab, newline and backslash as \ooo; decoding must give the path back.
     escaped = "".join(f"\\{ord(c):03o}" if c in " \t\n\\" else c for c in path)
     assert procfs.unescape_octal(escaped) == path
+
+
+@settings(max_examples=200, deadline=None)
+@given(mounts=st.lists(st.fixed_dictionaries({"mountpoint": st.text(alphabet="/ab.", max_size=8)}), max_size=6),
+       path=st.text(alphabet="/ab.\n", max_size=12))
+def test_mount_for_picks_the_longest_containing_mountpoint(mounts, path):
+    found = procfs.mount_for(path, mounts)
+    if found is not None:
+        point = found["mountpoint"].rstrip("/") or "/"
+        assert path == point or path.startswith(point.rstrip("/") + "/") or point == "/"
+
+
+@settings(max_examples=150, deadline=None)
+@given(controllers=st.dictionaries(st.text(max_size=6), st.dictionaries(st.text(max_size=6), st.integers() | st.text(
+           max_size=4) | st.booleans(), max_size=3), max_size=4),
+       mounts=st.lists(st.dictionaries(st.sampled_from(["device", "mountpoint", "fstype", "options"]),
+                                       st.text(max_size=10) | st.none(), max_size=4), max_size=4),
+       v2=st.none() | st.lists(st.text(max_size=6), max_size=4))
+def test_cgroup_summary_never_raises(controllers, mounts, v2):
+    json.dumps(procfs.cgroup_summary(controllers, mounts, v2))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=st.dictionaries(st.sampled_from(["schema", "hostname", "collected_at", "meminfo", "cpuinfo", "errors",
+                                            "paths", "mounts", "skipped"]),
+                           st.none() | st.integers() | st.text(max_size=8) | st.lists(st.integers(), max_size=2)
+                           | st.dictionaries(st.text(max_size=4), st.integers(), max_size=2), max_size=9)
+       | st.none() | st.integers() | st.lists(st.none(), max_size=2))
+def test_check_document_reports_instead_of_raising(doc):
+    problems = procfs.check_document(doc)
+    assert isinstance(problems, list) and all(isinstance(p, str) for p in problems)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(files=HOST_ROOTS)
+def test_collect_on_any_host_root_gives_a_valid_document(files):
+    check_collect(files)

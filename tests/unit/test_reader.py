@@ -139,9 +139,14 @@ def test_symlinked_directories_are_not_followed(tmp_path):
     tree_dir = tmp_path / "tree"
     put(tree_dir / "sys" / "run1" / "summary.json", summary())
     os.symlink(elsewhere, tree_dir / "sys" / "linked")
+    os.symlink(tree_dir / "sys" / "run1", tree_dir / "again")
     tree = read_tree(tree_dir)
     assert [leaf.rel for leaf in tree.leaves] == ["sys/run1"]
-    assert tree.skipped == ["sys/linked (symlinked directory, not followed)"]
+    # inside the tree: read where it really is; outside: a symlink problem, never read
+    assert tree.skipped == ["again (symlinked directory, not followed)"]
+    [problem] = tree.problems
+    assert (problem.kind, problem.path) == ("symlink", "sys/linked")
+    assert "outside the tree" in problem.detail
 
 
 def test_symlinked_file_inside_the_tree_is_read(tmp_path):

@@ -229,7 +229,7 @@ def test_documentation_matches_argument_spec():
     yaml.safe_load(literals["EXAMPLES"])
     returns = yaml.safe_load(literals["RETURN"])
     assert set(returns) == {"output", "samples", "duration", "reason", "signal", "bytes", "interval", "max_samples",
-                            "max_duration", "host", "stop_file"}
+                            "max_duration", "host", "stop_file", "follow"}
 
 
 @pytest.mark.integration

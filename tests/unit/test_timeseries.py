@@ -239,7 +239,8 @@ def test_run_writes_jsonl_that_reads_back(tmp_path):
     result = ts.run(str(out), interval=0.5, max_samples=3, host="client07", root=str(root), clock=clock)
     assert result == {"samples": 3, "duration": pytest.approx(1.0), "reason": "max_samples", "signal": None,
                       "bytes": out.stat().st_size, "output": str(out), "interval": 0.5, "max_samples": 3,
-                      "max_duration": ts.DEFAULT_MAX_DURATION, "host": "client07", "stop_file": None}
+                      "max_duration": ts.DEFAULT_MAX_DURATION, "host": "client07", "stop_file": None,
+                      "follow": None}
     samples, skipped = ts.read_jsonl(str(out))
     assert (len(samples), skipped) == (3, 0)
     assert samples[0]["counters"]["nfs"]["/mnt/data"]["bytes"]["normal_read"] == 1048576
@@ -435,3 +436,57 @@ def test_parse_mountstats_never_raises(text):
     data, skipped = ts.parse_mountstats(text)
     assert isinstance(data, dict) and skipped >= 0
     json.dumps(data)
+
+
+def _fake_proc(tmp_path, cmdlines: dict) -> str:
+    proc = tmp_path / "proc"
+    proc.mkdir(exist_ok=True)
+    for child in proc.iterdir():
+        (child / "cmdline").unlink()
+        child.rmdir()
+    for pid, argv in cmdlines.items():
+        (proc / str(pid)).mkdir()
+        (proc / str(pid) / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+    return str(proc)
+
+
+def test_follower_stops_once_the_phase_processes_have_come_and_gone(tmp_path):
+    clock = FakeClock()
+    marker = "/var/tmp/mlps/training/run-20260101_000000/dlio"
+    proc = _fake_proc(tmp_path, {10: ["bash"]})
+    follower = ts.PhaseFollower(marker, startup=60, every=2, proc=proc, clock=clock)
+    assert follower() is None  # nothing yet: the launch has not started
+    _fake_proc(tmp_path, {10: ["bash"], 11: ["python", "dlio_benchmark", f"hydra.run.dir={marker}"]})
+    clock.sleep(1)
+    assert follower() is None and not follower.seen  # scans at most every 2 s
+    clock.sleep(1)
+    assert follower() is None and follower.seen
+    _fake_proc(tmp_path, {10: ["bash"]})
+    clock.sleep(2)
+    assert follower() == "phase_ended"
+
+
+def test_follower_gives_up_when_the_phase_never_starts(tmp_path):
+    clock = FakeClock()
+    follower = ts.PhaseFollower("/no/such/marker", startup=10, every=2, proc=_fake_proc(tmp_path, {}), clock=clock)
+    clock.sleep(8)
+    assert follower() is None
+    clock.sleep(2)
+    assert follower() == "phase_never_started"
+
+
+def test_run_with_follow_ends_on_its_own_when_the_phase_is_over(tmp_path):
+    """A real sampler following a real process: it stops within a few seconds of the process ending."""
+    import subprocess
+    import sys
+    import time
+
+    marker = f"mlps-follow-test-{tmp_path.name}"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)", marker])
+    started = time.monotonic()
+    result = ts.run(str(tmp_path / "ts.jsonl"), interval=0.2, max_duration=60, host="h", follow=marker,
+                    follow_startup=30)
+    child.wait()
+    assert result["reason"] == "phase_ended"
+    assert result["follow"] == marker
+    assert 2 <= time.monotonic() - started < 10

@@ -133,7 +133,7 @@ import sys  # noqa: E402 - DOCUMENTATION comes first in a module
 import uuid  # noqa: E402 - DOCUMENTATION comes first in a module
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - DOCUMENTATION comes first in a module
-from ansible.module_utils.mlps_procfs import parse_meminfo, parse_mounts, parse_os_release, probe_paths  # noqa: E402 - DOCUMENTATION comes first in a module
+from ansible.module_utils.mlps_procfs import parse_meminfo, parse_mounts, parse_os_release, probe_path, run_bounded  # noqa: E402 - DOCUMENTATION comes first in a module
 from ansible.module_utils.mlps_venv import MARKER_NAME  # noqa: E402 - DOCUMENTATION comes first in a module
 
 # Prints one JSON line: the MPI library mpi4py loads (after importing the DLIO module).
@@ -281,16 +281,86 @@ def sentinel_state(path, token):
     return out
 
 
-def path_states(data_dir, results_dir, timeout):
+HUNG = "did not answer {what} within {seconds:g} s (hung mount?)"
+
+
+def _path_state(path, mounts):
+    """Runs in a bounded child: statvfs entry of one directory plus st_dev of its nearest existing part."""
+    entry = {"path": path, "hung": False, "error": None, "exists": None, "avail_bytes": None, "st_dev": None}
+    try:
+        probe_path(path, mounts, out=entry)
+        entry["st_dev"] = os.stat(nearest_existing(path)).st_dev
+    except OSError as exc:
+        entry["error"] = f"{type(exc).__name__}: {exc}"
+    return entry
+
+
+def _hung_path(path, mounts, seconds):
+    """The entry of a directory that did not answer: its mount is still named (found lexically)."""
+    entry = {"path": path, "hung": True, "exists": None, "probed": None, "avail_bytes": None,
+             "mountpoint": None, "fstype": None, "st_dev": None,
+             "error": f"{path} " + HUNG.format(what="statvfs", seconds=seconds)}
+    for mount in sorted(mounts, key=lambda m: len(m["mountpoint"]), reverse=True):
+        point = mount["mountpoint"].rstrip("/") or "/"
+        if path == point or path.startswith(point.rstrip("/") + "/"):
+            entry.update(mountpoint=mount["mountpoint"], fstype=mount["fstype"])
+            break
+    return entry
+
+
+def gather(p, check_mode):
+    """Everything that touches the client's paths, each part in a child process bounded in time,
+    so a hung mount under any of them costs its timeout and names the path instead of hanging."""
     mounts, _ = parse_mounts(_read("/proc/self/mounts") or "")
-    probes = probe_paths([data_dir, results_dir], mounts, timeout)
+    path_t, command_t = p["path_timeout"], p["command_timeout"]
+    jobs = {"data": (_path_state, (p["data_dir"], mounts)), "results": (_path_state, (p["results_dir"], mounts)),
+            "sentinel": (sentinel_state, (p["sentinel"], p["sentinel_token"]))}
+    if not p["only_paths"]:
+        jobs.update(venv=(venv_state, (p["venv"],)),
+                    dlio=(dlio_state, (p["venv"], p["dlio_module"], command_t), command_t + path_t),
+                    mpirun=(mpirun_state, (p["mpirun"], command_t), command_t + path_t))
+    done = run_bounded(jobs, path_t)
     out = {}
-    for key, path in (("data", data_dir), ("results", results_dir)):
-        entry = dict(probes[path])
-        with contextlib.suppress(OSError):
-            entry["st_dev"] = os.stat(nearest_existing(path)).st_dev
-        out[key] = entry
+    for key, outcome in done.items():
+        out[key] = outcome["value"]
+        if outcome["error"] and not outcome["timed_out"] and key in ("data", "results"):
+            path = p[f"{key}_dir"]
+            out[key] = {"path": path, "hung": False, "exists": None, "avail_bytes": None, "st_dev": None,
+                        "error": outcome["error"]}
+        elif outcome["timed_out"] or outcome["error"]:
+            out[key] = _failed_part(key, p, mounts, outcome, path_t if key in ("data", "results", "sentinel", "venv")
+                                    else command_t + path_t)
+    if out["data"].get("hung") or out["results"].get("hung"):
+        which = "data" if out["data"].get("hung") else "results"
+        out["separation"] = {"method": None, "same": None,
+                             "detail": f"not decided: the {which} directory {p[which + '_dir']} did not answer"}
+    else:
+        sep = run_bounded({"separation": (separation, (p["data_dir"], p["results_dir"], check_mode))}, path_t)
+        sep = sep["separation"]
+        out["separation"] = sep["value"] or {
+            "method": None, "same": None,
+            "detail": ("not decided: the hard-link probe " + HUNG.format(what="a hard link", seconds=path_t))
+            if sep["timed_out"] else f"not decided: {sep['error']}"}
     return out
+
+
+def _failed_part(key, p, mounts, outcome, seconds):
+    """What a part that timed out (or crashed) returns, in the shape of its normal result."""
+    if key in ("data", "results"):
+        return _hung_path(p[f"{key}_dir"], mounts, seconds)
+    hung = outcome["timed_out"]
+    if key == "sentinel":
+        return {"path": p["sentinel"], "exists": False, "matches": False, "st_ino": None, "st_dev": None,
+                "error": f"{p['sentinel']} " + HUNG.format(what="stat", seconds=seconds) if hung else outcome["error"]}
+    what = {"venv": (p["venv"], "a read of its ready marker"),
+            "dlio": (p["venv"], f"the import of {p['dlio_module']}"),
+            "mpirun": (p["mpirun"], "--version")}[key]
+    error = f"{what[0]} " + HUNG.format(what=what[1], seconds=seconds) if hung else outcome["error"]
+    if key == "venv":
+        return {"path": p["venv"], "python_ok": False, "marker": None, "marker_error": error}
+    if key == "dlio":
+        return {"module": p["dlio_module"], "ok": False, "error": error, "mpi_library": None}
+    return {"path": p["mpirun"], "ok": False, "version_text": None, "error": error}
 
 
 def main():
@@ -314,10 +384,12 @@ def main():
     for name in ("data_dir", "results_dir"):
         if not p[name].startswith("/"):
             module.fail_json(msg=f"{name}={p[name]!r}: expected an absolute path such as /mnt/mlps/data")
+    if not p["path_timeout"] > 0:
+        module.fail_json(msg=f"path_timeout={p['path_timeout']:g}: expected seconds above 0, such as 5")
+    parts = gather(p, module.check_mode)
     result = {"changed": False, "hostname": socket.gethostname(),
-              "paths": path_states(p["data_dir"], p["results_dir"], p["path_timeout"]),
-              "separation": separation(p["data_dir"], p["results_dir"], module.check_mode),
-              "sentinel": sentinel_state(p["sentinel"], p["sentinel_token"])}
+              "paths": {"data": parts["data"], "results": parts["results"]},
+              "separation": parts["separation"], "sentinel": parts["sentinel"]}
     if not p["only_paths"]:
         meminfo, _ = parse_meminfo(_read("/proc/meminfo") or "")
         result.update(
@@ -325,9 +397,7 @@ def main():
             os_release=parse_os_release(_read("/etc/os-release") or "")[0],
             memory_total_bytes=meminfo.get("MemTotal"),
             python={"executable": sys.executable, "version": sys.version.split()[0]},
-            venv=venv_state(p["venv"]),
-            dlio=dlio_state(p["venv"], p["dlio_module"], p["command_timeout"]),
-            mpirun=mpirun_state(p["mpirun"], p["command_timeout"]),
+            venv=parts["venv"], dlio=parts["dlio"], mpirun=parts["mpirun"],
         )
     module.exit_json(**result)
 

@@ -12,10 +12,14 @@ import shutil
 from pathlib import Path
 
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
 
 ARGUMENT_SPEC = {
     "op": {"type": "str", "required": True,
-           "choices": ["plan", "datasize", "leaf", "metadata", "copy", "collect", "command", "results"]},
+           "choices": ["plan", "resume", "datasize", "datagen_skipped", "phase_start", "phase_end", "metadata",
+                       "results"]},
     # plan
     "model": {"type": "str"},
     "accelerator": {"type": "str"},
@@ -37,18 +41,29 @@ ARGUMENT_SPEC = {
     "data": {"type": "dict", "default": {}},
     "files": {"type": "dict", "default": {}},
     "copies": {"type": "dict", "default": {}},
-    "archives": {"type": "list", "elements": "path", "default": []},
     "data_dir": {"type": "str"},
-    # DLIO command line
-    "dlio": {"type": "str"},
-    "config_dir": {"type": "str"},
-    "workload": {"type": "str"},
-    "data_folder": {"type": "str"},
-    "num_subfolders_train": {"type": "int", "default": 0},
-    "checkpoint_folder": {"type": "str"},
-    "output_folder": {"type": "str"},
     "tunables": {"type": "dict", "default": {}},
     "extra": {"type": "dict", "default": {}},
+    # resume
+    "runs": {"type": "int", "default": 6},
+    "plan": {"type": "dict", "default": {}},
+    "resume": {"type": "bool", "default": True},
+    # phases
+    "index": {"type": "int", "default": 0},
+    "staging_dir": {"type": "str"},
+    "dlio_args": {"type": "dict", "default": {}},
+    "mpi": {"type": "dict", "default": {}},
+    "context": {"type": "dict", "default": {}},
+    "label": {"type": "str"},
+    "hosts_order": {"type": "list", "elements": "str", "default": []},
+    "launcher": {"type": "str"},
+    "archives": {"type": "dict", "default": {}},
+    "job": {"type": "dict", "default": {}},
+    "waited": {"type": "dict", "default": {}},
+    "samples": {"type": "dict", "default": {}},
+    "drop_evidence": {"type": "dict", "default": {}},
+    "unreachable": {"type": "list", "elements": "str", "default": []},
+    "verify": {"type": "bool", "default": False},
 }
 
 
@@ -99,59 +114,83 @@ class ActionModule(ActionBase):
         plan["warnings"] = campaign.check_overrides(_plain(a["tunables"]), _plain(a["extra"]))
         return {"changed": False, "campaign": plan}
 
-    def _datasize(self, campaign, a, check):
-        leaf = self._leaf(campaign, {**a, "command": "datasize"}, check)
-        if not check:
-            meta = campaign.datasize_metadata(_plain(a["data"]), a["data_dir"], leaf["stamp"])
-            campaign.write_json_atomic(Path(leaf["leaf"]) / leaf["metadata_file"], meta)
-            self._copy(campaign, {**a, "leaf": leaf["leaf"]}, check)
-        return leaf
+    def _resume(self, campaign, a, check):
+        from mlps_rules import resume  # noqa: PLC0415
 
-    def _leaf(self, campaign, a, check):
+        marked = [] if check else resume.mark_stale(a["workload_dir"])
+        point = resume.resume_point(a["workload_dir"], _plain(a["plan"]), a["runs"]) if a["resume"] else \
+            {"resume": False, "campaign_id": None, "first_index": 1, "completed": 0, "previous": []}
+        return {"changed": bool(marked), "interrupted": marked, **point}
+
+    def _datasize(self, campaign, a, check):
         if check:
-            stamp = "YYYYMMDD_HHMMSS"
-            path = Path(a["workload_dir"]) / a["command"] / stamp
-        else:
-            path, stamp = campaign.allocate_leaf(Path(a["workload_dir"]), a["command"])
-        return {"changed": not check, "leaf": str(path), "stamp": stamp,
-                "metadata_file": campaign.metadata_name(stamp)}
+            return {"changed": False, "leaf": f"{a['workload_dir']}/datasize/YYYYMMDD_HHMMSS",
+                    "stamp": "YYYYMMDD_HHMMSS"}
+        path, stamp = campaign.allocate_leaf(Path(a["workload_dir"]), "datasize")
+        meta = campaign.datasize_metadata(_plain(a["data"]), a["data_dir"], stamp)
+        meta["campaign_id"] = stamp
+        campaign.write_json_atomic(path / campaign.metadata_name(stamp), meta)
+        self._copy(campaign, path, a["copies"])
+        return {"changed": True, "leaf": str(path), "stamp": stamp}
+
+    def _datagen_skipped(self, campaign, a, check):
+        if check:
+            return {"changed": False, "leaf": None}
+        leaf = campaign.record_skipped_datagen(Path(a["workload_dir"]), _plain(a["data"]), _plain(a["context"]))
+        return {"changed": leaf is not None, "leaf": str(leaf) if leaf else None}
 
     def _metadata(self, campaign, a, check):
         if check:
             return {"changed": False}
-        leaf = Path(a["leaf"])
-        for name, content in _plain(a["files"]).items():
-            campaign.write_json_atomic(leaf / campaign.check_name("file name", name), content)
-        self._copy(campaign, a, check)
-        meta = campaign.update_metadata(leaf, a["stamp"], _plain(a["data"]))
+        meta = campaign.update_metadata(Path(a["leaf"]), a["stamp"], _plain(a["data"]))
         return {"changed": True, "status": meta.get("status")}
 
-    def _copy(self, campaign, a, check):
+    @staticmethod
+    def _copy(campaign, leaf, copies):
         """Copy controller files into the leaf (cluster facts snapshots), under the names given."""
-        if check:
-            return {"changed": False}
-        copied = []
-        for name, source in _plain(a["copies"]).items():
+        for name, source in _plain(copies).items():
             if source and Path(source).is_file():
-                shutil.copyfile(source, Path(a["leaf"]) / campaign.check_name("file name", name))
-                copied.append(name)
-        return {"changed": bool(copied), "copied": copied}
+                shutil.copyfile(source, Path(leaf) / campaign.check_name("file name", name))
 
-    def _collect(self, campaign, a, check):
+    def _phase_start(self, campaign, a, check):
+        from mlps_rules import phase  # noqa: PLC0415
+
+        return phase.start(workload_dir=a["workload_dir"], command=a["command"], index=a["index"], runs=a["runs"],
+                           staging_dir=a["staging_dir"], dlio=_plain(a["dlio_args"]), mpi=_plain(a["mpi"]),
+                           context=_plain(a["context"]), files=_plain(a["files"]), copies=_plain(a["copies"]),
+                           check=check)
+
+    def _phase_end(self, campaign, a, check):
+        from mlps_rules import phase  # noqa: PLC0415
+
         if check:
-            return {"changed": False, "files": []}
-        files = campaign.extract_outputs(a["archives"], a["leaf"])
-        for archive in a["archives"]:
-            Path(archive).unlink(missing_ok=True)
-        return {"changed": bool(files), "files": files}
+            return {"changed": False, "status": "check"}
+        ended = phase.end(leaf=a["leaf"], stamp=a["stamp"], phase_label=a["label"], hosts=a["hosts_order"],
+                          launcher=a["launcher"], archives=_plain(a["archives"]), job=_plain(a["job"]),
+                          waited=_plain(a["waited"]), samples=_plain(a["samples"]),
+                          drop_evidence=_plain(a["drop_evidence"]), unreachable=a["unreachable"])
+        out = {"changed": True, **ended}
+        if a["verify"]:
+            out["verdict"] = self._verdict(a["workload_dir"], f"after {a['label']}")
+        if ended["status"] != "completed":
+            out.update(failed=True, msg=f"{ended['message']}. DLIO's logs are in {a['leaf']}")
+        elif a["unreachable"]:
+            out.update(failed=True, msg=f"{a['label']} completed, but {', '.join(a['unreachable'])} can no longer "
+                                        "be reached; the campaign stops here (the leaf is kept)")
+        return out
 
-    def _command(self, campaign, a, check):
-        argv, overrides = campaign.dlio_command(
-            dlio=a["dlio"], config_dir=a["config_dir"], workload=a["workload"], data_folder=a["data_folder"],
-            num_files_train=a["num_files_train"], num_subfolders_train=a["num_subfolders_train"],
-            checkpoint_folder=a["checkpoint_folder"], output_folder=a["output_folder"],
-            tunables=_plain(a["tunables"]), extra=_plain(a["extra"]))
-        return {"changed": False, "argv": argv, "overrides": overrides}
+    @staticmethod
+    def _verdict(workload, label):
+        """The verifier in this process (no subprocess per run); printed as the play goes."""
+        from mlps_rules.verify import verify  # noqa: PLC0415
+
+        document = verify(workload).as_dict()
+        lines = [f"verdict {label}: {document['verdict']} {json.dumps(document['counts'])}"]
+        lines += [f"{item['rule']}: {item['message']}" for item in document["findings"]
+                  if item["outcome"] in ("INVALID", "OPEN", "ERROR")]
+        for line in lines:
+            display.display(f"  {line}")
+        return lines
 
     def _results(self, campaign, a, check):
         if check:

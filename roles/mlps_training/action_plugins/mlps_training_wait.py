@@ -2,8 +2,10 @@
 follow an async DLIO launch on the launcher, printing one progress line per poll, until it ends.
 
 One task instead of a looped include: a `when:` on a looped include_tasks is evaluated up front
-(DESIGN.md section 6) and a self-including poll file nests deeper with every poll. Each poll runs
-two existing modules on the launcher: mlps_dlio_progress (the line) and async_status (finished?).
+(DESIGN.md section 6) and a self-including poll file nests deeper with every poll. Each poll is one
+mlps_dlio_progress call on the launcher that reads the new log lines, waits up to a few seconds for
+the job to end (so the end is seen at once, not at the next poll) and touches the launch's lease;
+polls follow each other without a pause, so a stale lease really means the controller is gone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ ARGUMENT_SPEC = {
     "total_epochs": {"type": "int"},
     "interval": {"type": "float", "default": 10.0},
     "max_wait": {"type": "float", "default": 0.0},
+    "lease_file": {"type": "path"},
 }
+# Longest one poll waits on the launcher: well under the launch's lease timeout.
+POLL_WAIT = 3.0
 
 
 class ActionModule(ActionBase):
@@ -38,28 +43,33 @@ class ActionModule(ActionBase):
         async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
         offset, state, progress = 0, None, {}
         started = time.monotonic()
+        printed = started - args["interval"]
         while True:
-            progress_args = {"path": args["log"], "offset": offset}
+            poll = {"path": args["log"], "offset": offset, "job_id": args["jid"], "async_dir": async_dir,
+                    "wait": min(POLL_WAIT, args["interval"])}
             if state is not None:
-                progress_args["state"] = state
+                poll["state"] = state
             if args["total_epochs"]:
-                progress_args["total_epochs"] = args["total_epochs"]
-            progress = self._execute_module(module_name="mlps_dlio_progress", module_args=progress_args,
-                                            task_vars=task_vars)
-            if not progress.get("failed"):
-                offset, state = progress.get("offset", offset), progress.get("state", state)
+                poll["total_epochs"] = args["total_epochs"]
+            if args["lease_file"]:
+                poll["lease_file"] = args["lease_file"]
+            progress = self._execute_module(module_name="mlps_dlio_progress", module_args=poll, task_vars=task_vars)
+            if progress.get("failed"):
+                result.update(failed=True, finished=False, job={}, msg=f"{args['label']}: {progress.get('msg')}")
+                return result
+            offset, state = progress.get("offset", offset), progress.get("state", state)
+            job = progress.get("job", {})
+            now = time.monotonic()
+            if job.get("finished") or now - printed >= args["interval"]:
                 display.display(f"  {args['label']}: {progress.get('text', '')}")
-            job = self._execute_module(module_name="ansible.legacy.async_status",
-                                       module_args={"jid": args["jid"], "_async_dir": async_dir},
-                                       task_vars=task_vars)
-            if job.get("finished") or "finished" not in job:
+                printed = now
+            if job.get("finished"):
                 break
             # Safety net only: the launch has its own timeout, which stops it on every host.
-            if args["max_wait"] and time.monotonic() - started > args["max_wait"]:
+            if args["max_wait"] and now - started > args["max_wait"]:
                 result.update(failed=True, finished=False, job=job,
                               msg=f"{args['label']}: still running after {args['max_wait']:.0f} s of waiting")
                 return result
-            time.sleep(args["interval"])
         result.update(changed=False, finished=True, job=job, progress=progress.get("progress", {}),
                       text=progress.get("text", ""), waited=round(time.monotonic() - started, 3))
         return result

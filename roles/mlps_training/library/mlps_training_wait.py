@@ -17,8 +17,11 @@ options:
   log: {description: DLIO's log on the task's host., type: path, required: true}
   label: {description: Prefix of every line., type: str, default: DLIO}
   total_epochs: {description: Epochs of the run (for the fraction and time left)., type: int}
-  interval: {description: Seconds between polls., type: float, default: 10.0}
+  interval: {description: Seconds between progress lines (polls are at most 3 s apart)., type: float, default: 10.0}
   max_wait: {description: Safety bound in seconds (0 none); the launch has its own timeout., type: float, default: 0.0}
+  lease_file:
+    description: The launch's lease file on the launcher, touched at every poll (mlps_mpirun lease_file).
+    type: path
 attributes:
   check_mode:
     support: full

@@ -1,0 +1,70 @@
+"""SIGINT to ansible-playbook in the middle of a run: within 30 s nothing of the campaign runs on
+any host, the leaf says interrupted, and running the campaign again continues with the next run
+without touching what the first one left."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.faults import live
+from tests.venvs import LOCAL_INVENTORY
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def shm_data():
+    path = Path("/dev/shm") / f"mlps-fault-{uuid.uuid4().hex[:8]}"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_sigint_mid_run_stops_everything_and_the_next_campaign_continues(tmp_path, client_venv, shm_data):
+    results = tmp_path / "results"
+    extra = live.fault_vars(results, shm_data, mlps_venv=str(client_venv), mlps_training_runs=3,
+                            mlps_training_datagen="auto", mlps_training_accelerators_per_host=2)
+    staging = extra["mlps_training_staging_dir"]
+    proc = live.start("run_training.yml", LOCAL_INVENTORY, extra, tmp_path / "first.log")
+    try:
+        live.wait_for(lambda: live.run_started(results, staging, 2), 600, "run 2 to start")
+        interrupted_at = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rc = live.finish(proc, 120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc != 0
+    # within 30 s no mpirun, DLIO rank or sampler of the campaign is left
+    live.wait_for(lambda: not live.processes(staging) and not live.processes(live.SAMPLER), 30,
+                  "the launch and the samplers to stop")
+    stopped_after = time.monotonic() - interrupted_at
+    assert stopped_after < 30 + 5  # the wait above allows 30 s from the moment ansible-playbook ended
+    first, second = live.leaves(results)
+    assert live.metadata(first)["status"] == "completed"
+    stopped = live.metadata(second)
+    assert stopped["status"] == "interrupted", stopped
+    assert "interrupted" in stopped["message"]
+    before = live.tree_digest(workload := live.workload(results))
+
+    # the same campaign again: it continues with run 2 (the warm-up is done) and ends complete
+    proc = live.start("run_training.yml", LOCAL_INVENTORY, extra, tmp_path / "second.log")
+    rc = live.finish(proc, 900)
+    log = (tmp_path / "second.log").read_text()
+    assert rc == 0, log[-3000:]
+    assert "next is run 2 of 3" in log
+    after = live.tree_digest(workload)
+    assert {name: after[name] for name in before if not name.startswith("run/results.json")} == \
+        {name: stat for name, stat in before.items() if not name.startswith("run/results.json")}
+    runs = live.leaves(results)
+    assert [live.metadata(leaf)["status"] for leaf in runs] == ["completed", "interrupted", "completed", "completed"]
+    assert [live.metadata(leaf)["run_index"] for leaf in runs] == [1, 2, 2, 3]
+    assert len({live.metadata(leaf)["campaign_id"] for leaf in runs}) == 1
+    assert len(live.leaves(results, "datasize")) == 1  # a continued campaign plans nothing new
+    assert len(live.leaves(results, "datagen")) == 1
+    assert not live.processes(staging) and not live.processes(live.SAMPLER)
