@@ -161,6 +161,17 @@ def plan_campaign(*, model: str, accelerator: str, accelerators_per_host: int, h
                                                      workload.record_length_bytes_stdev)),
         "toolkit_version": __version__,
     }
+    # DLIO 2.0.0 splits the files over the ranks and fails (IndexError in get_global_map_index) when
+    # they do not split evenly, so the planned count is rounded up to a multiple of the ranks.
+    rounded = -(-plan.num_files_train // num_accelerators) * num_accelerators
+    if rounded != plan.num_files_train:
+        out["num_files_train"] = rounded
+        out["num_subfolders_train"] = datasize.num_subfolders_train(rounded)
+        out["rounded_for_ranks"] = f"{plan.num_files_train} rounded up to {rounded} ({num_accelerators} ranks)"
+    if num_files_train and int(num_files_train) % num_accelerators:
+        upper = -(-int(num_files_train) // num_accelerators) * num_accelerators
+        raise UserError(f"mlps_training_num_files_train={num_files_train} does not split evenly over "
+                        f"{num_accelerators} ranks (DLIO fails on a rank when it does not); use {upper}")
     if num_files_train:
         check = datasize.check_user_value(plan, int(num_files_train))
         out["check"] = check.to_dict()

@@ -11,12 +11,8 @@ warning), expected, found, detail, fix. Only an error row with ok False fails th
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +20,7 @@ from mlps_module_utils.mlps_mpirun import placement
 from mlps_module_utils.mlps_venv import MARKER_SCHEMA, identify_mpi
 from mlps_rules import datasize, inputs
 from mlps_rules.errors import UserError
+from mlps_rules.jsonio import write_json_atomic
 from mlps_rules.workloads import (
     ACCELERATOR_MEMORY_GB,
     get_checkpoint_model,
@@ -805,20 +802,7 @@ def report_document(checks: list[Check], plan: Plan | None, settings: dict, *, s
 
 def write_report(path, document: dict) -> Path:
     """Atomic write: a reader sees the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=1)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_json_atomic(path, document)
 
 
 def render_table(checks: list[Check], width: int = 48) -> list[str]:

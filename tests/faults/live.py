@@ -94,7 +94,7 @@ def run_started(results: Path, staging: str, index: int) -> bool:
     if len(runs) < index:
         return False
     meta = metadata(runs[index - 1])
-    return meta.get("status") == "running" and len(processes(f"{staging}/run-")) >= 2
+    return meta.get("status") == "running" and len([p for p in processes(staging) if "/run-" in p]) >= 2
 
 
 def tree_digest(root: Path) -> dict[str, tuple[int, int]]:

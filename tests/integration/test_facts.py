@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.venvs import LOCAL_INVENTORY, cluster_vars
 from tests.integration.playbook import PlaybookRun, run_playbook
+from tests.venvs import LOCAL_INVENTORY, cluster_vars
 
 pytestmark = [pytest.mark.integration]
 cluster = pytest.mark.cluster

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.venvs import cluster_vars
 from tests.integration.playbook import run_playbook
+from tests.venvs import cluster_vars
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 

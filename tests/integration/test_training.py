@@ -126,6 +126,11 @@ def test_campaign_on_localhost(tmp_path, client_venv, shm_data):
     # progress lines were printed while DLIO ran
     assert "training done: 2 epochs" in run.stdout
     assert (results / "cluster_info_start.json").is_file() and (results / "cluster_info_end.json").is_file()
+    # the report play ran at the end: tables, the HTML page and the submission-shaped folder
+    report = results / "report"
+    assert {"results.json", "results.csv", "report.html"} <= {p.name for p in report.iterdir()}
+    assert "unet3d" in (report / "results.csv").read_text()
+    assert (report / "closed" / "mlps" / "submission.yaml").is_file()
 
 
 def test_undersized_without_consent_stops_before_any_io(tmp_path, client_venv, shm_data):

@@ -180,3 +180,22 @@ def test_write_results_json_averages_the_measured_runs(tmp_path):
     assert doc["results"]["train_mean_of_au_percentage"] == 60.0
     assert doc["results"]["read_bw_GiB_per_second"] == 1.0
     assert json.loads((workload / "run" / "results.json").read_text()) == doc
+
+
+def test_planned_files_are_rounded_up_to_split_evenly_over_the_ranks(tmp_path):
+    # 500 steps x 7 per batch x 3 ranks = 10500 files: a multiple of 3 already, so use 7 ranks
+    plan = campaign.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=7,
+                                  hosts=["h0"], cluster_info=cluster_info(tmp_path, memory_gib=(1,)))
+    assert plan["plan"]["num_files_train"] == 24500 and plan["num_files_train"] == 24500
+    plan = campaign.plan_campaign(model="resnet50", accelerator="h100", accelerators_per_host=7,
+                                  hosts=["h0"], cluster_info=cluster_info(tmp_path, memory_gib=(64,)))
+    assert plan["num_files_train"] % 7 == 0 and plan["num_files_train"] >= plan["plan"]["num_files_train"]
+    assert plan["num_files_train"] - plan["plan"]["num_files_train"] < 7
+
+
+def test_a_user_file_count_that_does_not_split_over_the_ranks_is_refused_with_the_next_good_one(tmp_path):
+    info = cluster_info(tmp_path, memory_gib=(1, 1, 1))
+    with pytest.raises(UserError, match=r"num_files_train=16 does not split evenly over 3 ranks.*use 18"):
+        campaign.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=1,
+                               hosts=["h0", "h1", "h2"], cluster_info=info, num_files_train=16,
+                               accept_undersized=True)
