@@ -19,11 +19,17 @@ name: mlps_leaves
 type: aggregate
 short_description: Mark the results leaves of an interrupted campaign as interrupted
 description:
-  - Remembers the leaves mlps_campaign opened (op phase_start) and closed (op phase_end); at the end
-    of the play or when the process exits, marks those whose metadata still says running.
+  - Remembers the leaves mlps_campaign or mlps_ckpt_campaign opened (op phase_start) and closed
+    (op phase_end); at the end of the play or when the process exits, marks those whose metadata
+    still says running.
 requirements:
   - mlps_rules importable by the controller's Python (the project venv)
 """
+
+
+# The campaign actions whose phase_start results (marker, leaf, stamp) open a leaf and whose
+# phase_end results (leaf, status) close it: training's and checkpointing's.
+TRACKED_ACTIONS = ("mlps_campaign", "mlps_ckpt_campaign")
 
 
 class CallbackModule(CallbackBase):
@@ -40,7 +46,7 @@ class CallbackModule(CallbackBase):
                         "on every host once nobody follows it")
 
     def _track(self, result):
-        if result._task.action != "mlps_campaign":
+        if result._task.action not in TRACKED_ACTIONS:
             return
         record = result._result
         leaf = record.get("leaf")

@@ -15,7 +15,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from mlps_rules import __version__, datasize, editions, report_math
+from mlps_rules import __version__, datasize, editions, inputs, report_math
 from mlps_rules.cluster import ClusterInfo, read_cluster_info
 from mlps_rules.errors import UserError
 from mlps_rules.jsonio import load_json, write_bytes_atomic
@@ -27,7 +27,6 @@ COMMANDS = ("datasize", "datagen", "run")
 STATUSES = ("running", "completed", "failed", "timed_out", "interrupted", "skipped")
 METADATA_SCHEMA = "mlps-training-metadata/1"
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-OVERRIDE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 STAMP = "%Y%m%d_%H%M%S"
 # Keys the campaign sets itself on every DLIO call; a user override of them would be ignored.
 CAMPAIGN_KEYS = frozenset({"dataset.data_folder", "dataset.num_files_train", "dataset.num_subfolders_train",
@@ -52,20 +51,24 @@ def workload_dir(results_dir, division: str, org: str, system: str, model: str) 
             / check_name("mlps_training_system", system) / BENCHMARK / check_name("mlps_training_model", model))
 
 
-def metadata_name(stamp: str) -> str:
-    return f"{BENCHMARK}_{stamp}_metadata.json"
+def metadata_name(stamp: str, benchmark: str = BENCHMARK) -> str:
+    """`<benchmark>_<stamp>_metadata.json`, the metadata file of a leaf of that benchmark."""
+    return f"{check_name('benchmark', benchmark)}_{stamp}_metadata.json"
 
 
-def allocate_leaf(workload: Path, command: str, *, clock=None, sleep=time.sleep, tries: int = 30) -> tuple[Path, str]:
+def allocate_leaf(workload: Path, command: str | None, *, clock=None, sleep=time.sleep,
+                  tries: int = 30) -> tuple[Path, str]:
     """Create a new leaf folder named after the current second and return (path, stamp).
 
-    mkdir is exclusive, so two campaigns never share a leaf and an earlier leaf is never reused;
-    when the second is taken, wait for the next one.
+    The leaf goes under `<workload>/<command>/`, or directly into the workload folder when command
+    is None (checkpointing leaves have no command segment, RULES.md 7.1). mkdir is exclusive, so two
+    campaigns never share a leaf and an earlier leaf is never reused; when the second is taken, wait
+    for the next one.
     """
-    if command not in COMMANDS:
+    if command is not None and command not in COMMANDS:
         raise UserError(f"command {command!r}: expected one of {', '.join(COMMANDS)}")
     clock = clock or datetime.datetime.now
-    parent = Path(workload) / command
+    parent = Path(workload) / command if command is not None else Path(workload)
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -87,9 +90,10 @@ def write_json_atomic(path, data) -> Path:
     return _write_json_atomic(path, data, sort_keys=True, default=str)
 
 
-def update_metadata(leaf, stamp: str, changes: dict) -> dict:
-    """Merge `changes` into the leaf's metadata (top-level keys replaced) and write it atomically."""
-    path = Path(leaf) / metadata_name(stamp)
+def update_metadata(leaf, stamp: str, changes: dict, benchmark: str = BENCHMARK) -> dict:
+    """Merge `changes` into the leaf's metadata (top-level keys replaced) and write it atomically;
+    a new file gets the schema `mlps-<benchmark>-metadata/1`."""
+    path = Path(leaf) / metadata_name(stamp, benchmark)
     current = load_json(path) if path.is_file() else {}
     if not isinstance(current, dict):
         raise UserError(f"{path}: expected a JSON object of run metadata, found {type(current).__name__}; "
@@ -97,22 +101,31 @@ def update_metadata(leaf, stamp: str, changes: dict) -> dict:
     if changes.get("status") is not None and changes["status"] not in STATUSES:
         raise UserError(f"status {changes['status']!r}: expected one of {', '.join(STATUSES)}")
     current.update(changes)
-    current.setdefault("schema", METADATA_SCHEMA)
+    current.setdefault("schema", METADATA_SCHEMA if benchmark == BENCHMARK else f"mlps-{benchmark}-metadata/1")
     current["updated_at"] = utc_now()
     write_json_atomic(path, current)
     return current
 
 
-def close_if_running(leaf, stamp: str, status: str, message: str) -> bool:
-    """Give a leaf still saying `running` its final status (a campaign that stopped without recording it)."""
-    path = Path(leaf) / metadata_name(stamp)
+def close_if_running(leaf, stamp: str, status: str, message: str, benchmark: str | None = None) -> bool:
+    """Give a leaf still saying `running` its final status (a campaign that stopped without recording it).
+
+    benchmark None: the leaf's own metadata file says which (the callback plugin serves every benchmark).
+    """
+    if benchmark is None:
+        suffix = f"_{stamp}_metadata.json"
+        found = sorted(p.name for p in Path(leaf).glob(f"*{suffix}"))
+        if len(found) != 1:
+            return False
+        benchmark = found[0][: -len(suffix)]
+    path = Path(leaf) / metadata_name(stamp, benchmark)
     try:
         current = load_json(path)
     except UserError:
         return False
     if not isinstance(current, dict) or current.get("status") != "running":
         return False
-    update_metadata(leaf, stamp, {"status": status, "message": message, "ended_at": utc_now()})
+    update_metadata(leaf, stamp, {"status": status, "message": message, "ended_at": utc_now()}, benchmark)
     return True
 
 
@@ -238,9 +251,11 @@ def check_overrides(tunables: dict, extra: dict) -> list[str]:
     extra ones (anything, for tiny test runs) are taken as given. Returns warnings."""
     allowed = editions.CLOSED_PARAMS | editions.OPEN_PARAMS
     for source, values in (("mlps_training_overrides", tunables), ("mlps_training_extra_overrides", extra)):
+        # the same key and value checks as the preflight's (mlps_rules.inputs), for a skipped preflight
+        problems = inputs.check_dlio_overrides(source, values)
+        if problems:
+            raise UserError(problems[0])
         for key in values:
-            if not OVERRIDE_KEY.match(str(key)):
-                raise UserError(f"{source}: key {key!r} is not a dotted DLIO key such as reader.read_threads")
             if key in CAMPAIGN_KEYS:
                 raise UserError(f"{source}: {key} is set by the campaign itself; remove it")
     bad = sorted(set(tunables) - allowed)

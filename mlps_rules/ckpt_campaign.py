@@ -9,14 +9,14 @@ Layout (DESIGN.md section 4, RULES.md 7.1: no command segment for checkpointing)
 
 from __future__ import annotations
 
-import datetime
 import json
-import time
+import shutil
 from pathlib import Path
 
 import yaml
 
-from mlps_rules import __version__, campaign, report_math
+from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement
+from mlps_rules import __version__, campaign, phase, report_math
 from mlps_rules.checkpoint_plan import CACHE_MULTIPLE, GIB, CheckpointPlan, plan_checkpoint
 from mlps_rules.errors import UserError
 from mlps_rules.workloads import CHECKPOINT_COMMON, get_checkpoint_model
@@ -32,6 +32,8 @@ CHECKPOINT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "ch
 # A DLIO build has the checkpoint-only workload when its config knows these keys (MLCommons' build
 # does; the PyPI 2.0.0 release checkpoints only inside training and knows none of them).
 DLIO_CHECKPOINT_KEYS = ("num_checkpoints_write", "num_checkpoints_read")
+# Where each part of a client's staging folder lands in the leaf (as for training, mlps_rules.phase).
+OUTPUT_PART, SERIES_PART = "dlio", "timeseries"
 
 
 # --- names and paths ----------------------------------------------------------------------------
@@ -42,45 +44,6 @@ def workload_dir(results_dir, division: str, org: str, system: str, model: str) 
     return (Path(results_dir) / division / campaign.check_name("mlps_checkpointing_org", org) / "results"
             / campaign.check_name("mlps_checkpointing_system", system) / BENCHMARK
             / campaign.check_name("mlps_checkpointing_model", model))
-
-
-def metadata_name(stamp: str) -> str:
-    return f"{BENCHMARK}_{stamp}_metadata.json"
-
-
-def allocate_leaf(workload: Path, *, clock=None, sleep=time.sleep, tries: int = 30) -> tuple[Path, str]:
-    """A new leaf directly in the workload folder, named after the current second (exclusive mkdir:
-    never an earlier leaf). campaign.allocate_leaf puts leaves under a command folder, which the
-    checkpointing layout does not have."""
-    clock = clock or datetime.datetime.now
-    workload = Path(workload)
-    try:
-        workload.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create {workload} ({exc.strerror}); make the results directory writable "
-                        "on the controller or set mlps_results_dir") from exc
-    for _ in range(tries):
-        now = clock()
-        stamp = now.strftime(campaign.STAMP)
-        try:
-            (workload / stamp).mkdir()
-            return workload / stamp, stamp
-        except FileExistsError:
-            sleep(max(0.05, 1 - now.microsecond / 1e6))
-    raise UserError(f"no free leaf name under {workload} after {tries} tries; is another campaign writing there?")
-
-
-def update_metadata(leaf, stamp: str, changes: dict) -> dict:
-    """Merge `changes` into the leaf's metadata (top-level keys replaced), written atomically."""
-    path = Path(leaf) / metadata_name(stamp)
-    current = json.loads(path.read_text()) if path.is_file() else {}
-    if changes.get("status") is not None and changes["status"] not in campaign.STATUSES:
-        raise UserError(f"status {changes['status']!r}: expected one of {', '.join(campaign.STATUSES)}")
-    current.update(changes)
-    current.setdefault("schema", METADATA_SCHEMA)
-    current["updated_at"] = campaign.utc_now()
-    campaign.write_json_atomic(path, current)
-    return current
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -364,3 +327,134 @@ def write_results_json(workload: Path) -> dict:
                 "results": report_math.checkpoint_results(runs), "generated_at": campaign.utc_now()}
     campaign.write_json_atomic(Path(workload) / "results.json", document)
     return document
+
+
+# --- one invocation, controller side (as mlps_rules.phase does for a training phase) -------------
+def series_dir(stamp: str) -> str:
+    return f"{BENCHMARK}_{stamp}_timeseries"
+
+
+def engine_command(plan: dict, invocation: dict, output_folder: str, engine: dict) -> tuple[list, dict, dict]:
+    """(argv of one rank, overrides, dlio_config texts) of DLIO or of the native engine.
+
+    engine: dlio and config_dir (DLIO); python, engine_file, plan_file, transfer_size, odirect, fsync
+    (native); time_between (both)."""
+    between = engine.get("time_between")
+    if plan.get("engine") == "dlio":
+        argv, overrides = dlio_command(dlio=engine["dlio"], config_dir=engine["config_dir"], plan=plan,
+                                       invocation=invocation, folder=plan["folder"], output_folder=output_folder,
+                                       time_between=between)
+        return argv, overrides, {}
+    fsync = bool(engine.get("fsync", True))
+    argv, overrides = native_command(
+        python=engine["python"], engine=engine["engine_file"], plan_file=engine["plan_file"], plan=plan,
+        invocation=invocation, folder=plan["folder"], output_folder=output_folder,
+        transfer_size=engine.get("transfer_size", "4MiB"), odirect=bool(engine.get("odirect")), fsync=fsync,
+        time_between=between)
+    return argv, overrides, native_configs(plan, invocation, overrides, fsync, argv)
+
+
+def start_invocation(*, plan: dict, invocation: dict, staging_dir: str, engine: dict, mpi: dict, context: dict,
+                     files: dict, copies: dict, check: bool = False) -> dict:
+    """Allocate the leaf, build the engine's and mpirun's argv, and record the leaf as running.
+
+    mpi: mpirun, implementation, hosts, as_root, rsh_agent, prefix, mca, env (names only).
+    context: the campaign-wide part of the metadata (versions, inventory, args, ...).
+    The result carries `marker`, `leaf` and `stamp`: callback_plugins/mlps_leaves.py then marks the
+    leaf interrupted should the campaign stop before start's matching end_invocation.
+    """
+    workload = Path(plan["workload_dir"])
+    if check:
+        stamp = "YYYYMMDD_HHMMSS"
+        leaf = workload / stamp
+    else:
+        leaf, stamp = campaign.allocate_leaf(workload, None)
+    name = campaign.check_name("invocation name", invocation["name"])
+    stage = f"{staging_dir}/{name}-{stamp}"
+    output = f"{stage}/{OUTPUT_PART}"
+    argv, overrides, configs = engine_command(plan, invocation, output, engine)
+    try:
+        cmd = build_argv(argv, int(plan["processes"]), mpi["hosts"], mpirun=mpi["mpirun"],
+                         implementation=mpi["implementation"], as_root=bool(mpi.get("as_root")),
+                         mca={str(k): str(v) for k, v in (mpi.get("mca") or {}).items()},
+                         env=sorted(mpi.get("env") or []), rsh_agent=mpi.get("rsh_agent"), prefix=mpi.get("prefix"))
+        slots = placement(int(plan["processes"]), mpi["hosts"])
+    except MpirunError as exc:
+        raise UserError(f"cannot build the mpirun command: {exc}") from exc
+    logs = [f"{LOG_PREFIX}.stdout.log", f"{LOG_PREFIX}.stderr.log"]
+    names = {
+        "leaf": str(leaf), "stamp": stamp, "stage": stage, "label": name,
+        "metadata_file": campaign.metadata_name(stamp, BENCHMARK), "engine_argv": argv, "overrides": overrides,
+        "cmd": cmd, "placement": [list(pair) for pair in slots], "lease": f"{stage}/lease", "stop": f"{stage}/stop",
+        "marker": output, "series": f"{stage}/{SERIES_PART}", "log": f"{output}/dlio.log",
+        "stdout": f"{output}/{logs[0]}", "stderr": f"{output}/{logs[1]}",
+    }
+    if check:
+        return {**names, "changed": False}
+    for file_name, content in files.items():
+        campaign.write_json_atomic(leaf / campaign.check_name("file name", file_name), content)
+    if configs:
+        write_configs(leaf, configs)
+    for file_name, source in copies.items():
+        if source and Path(source).is_file():
+            shutil.copyfile(source, leaf / campaign.check_name("file name", file_name))
+    record = {
+        **context, **plan.get("record", {}),
+        "benchmark": BENCHMARK, "benchmark_type": BENCHMARK, "command": "run", "timestamp": stamp,
+        "run_datetime": stamp, "invocation": invocation, "status": "running", "started_at": campaign.utc_now(),
+        "ranks_per_host": dict(slots),
+        "parameters": {"checkpoint": {"checkpoint_folder": plan["folder"],
+                                      "num_checkpoints_write": invocation["writes"],
+                                      "num_checkpoints_read": invocation["reads"],
+                                      "mode": "subset" if plan.get("subset") else "default",
+                                      "fsync": bool(engine.get("fsync", True))}},
+        "override_parameters": overrides, "executed_command": cmd, "argv": cmd, "engine_argv": argv,
+        "timeseries": series_dir(stamp), "stdout_log": logs[0], "stderr_log": logs[1], "command_output_files": logs,
+        "cluster_info": "cluster_info.json" if "cluster_info.json" in copies else None,
+        "drop_caches": "drop_caches.json" if "drop_caches.json" in files else "not dropped",
+    }
+    campaign.update_metadata(leaf, stamp, record, BENCHMARK)
+    return {**names, "changed": True}
+
+
+def _seconds(value):
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def end_invocation(*, leaf, stamp: str, label: str, hosts: list, launcher: str, archives: dict, job: dict,
+                   waited: dict, samples: dict, unreachable: list) -> dict:
+    """Unpack what the clients sent (the launcher's last, so its summary and log win), decide the status
+    (mlps_rules.phase.status_of) and write it; a failure names the host and the invocation."""
+    leaf = Path(leaf)
+    order = [h for h in hosts if h != launcher and h in archives] + ([launcher] if launcher in archives else [])
+    files = campaign.extract_outputs([archives[h] for h in order], leaf,
+                                     routes={OUTPUT_PART: ".", SERIES_PART: series_dir(stamp)})
+    for path in archives.values():
+        Path(path).unlink(missing_ok=True)
+    status = phase.status_of(job)
+    rc = None if job.get("rc") is None else int(job["rc"])
+    record = {
+        "status": status, "ended_at": campaign.utc_now(), "message": job.get("msg", ""), "rc": rc, "exit_status": rc,
+        # CKPT-GAP reads these: the launch's own start and end on the launcher
+        "invocation_start_time": job.get("start"), "invocation_end_time": job.get("end"), "runtime": job.get("delta"),
+        "timings": {"mpirun_start": job.get("start"), "mpirun_end": job.get("end"),
+                    "mpirun_seconds": _seconds(job.get("delta")), "waited_seconds": _seconds(waited.get("waited"))},
+        "progress": waited.get("progress", {}),
+        "timeseries_hosts": {h: samples.get(h, 0) for h in hosts},
+    }
+    missing = [h for h in hosts if h not in archives]
+    if missing:
+        record["missing_hosts"] = missing
+    if status != "completed":
+        lost = list(job.get("lost_hosts") or []) or [h for h in unreachable if h in hosts]
+        culprit = lost or [launcher]
+        reason = job.get("msg") or waited.get("msg") or "no message"
+        record["failure"] = {"phase": label, "hosts": culprit, "lost_hosts": lost, "reason": reason}
+        record["message"] = (f"{label} invocation {status} on {', '.join(culprit)}"
+                             f"{' (host lost during the run)' if lost else ''}: {reason}")
+    campaign.update_metadata(leaf, stamp, record, BENCHMARK)
+    return {"leaf": str(leaf), "stamp": stamp, "status": status, "message": record["message"], "files": files,
+            "missing_hosts": missing}

@@ -12,13 +12,14 @@ warning), expected, found, detail, fix. Only an error row with ok False fails th
 from __future__ import annotations
 
 import datetime
+import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mlps_module_utils.mlps_mpirun import placement
 from mlps_module_utils.mlps_venv import MARKER_SCHEMA, identify_mpi
-from mlps_rules import datasize, inputs
+from mlps_rules import ckpt_campaign, datasize, inputs
 from mlps_rules.errors import UserError
 from mlps_rules.jsonio import write_json_atomic
 from mlps_rules.workloads import (
@@ -45,11 +46,12 @@ CHECKS: dict[str, str] = {
     "python": "the client runs Python for Ansible's modules",
     "venv": "the client venv exists and its ready marker is valid",
     "dlio_import": "DLIO and mpi4py import in the client venv",
+    "checkpoint_engine": "checkpointing: the launcher's DLIO has the checkpoint-only workload the chosen engine needs",
     "mpirun_present": "the launcher mpirun exists and answers --version",
     "mpi_match": "mpirun and mpi4py's MPI library are the configured implementation",
     "mpirun_launch": "one mpirun across all clients starts a rank on every client",
     "clock_skew": "client clocks agree with the controller and with each other",
-    "data_capacity": "the data filesystem has room for the planned bytes",
+    "data_capacity": "the data filesystem (checkpointing: the checkpoint folder's) has room for the planned bytes",
     "results_capacity": "the results filesystem has room for the results tree",
     "data_shared": "multi-host: every client sees the launcher's sentinel in one shared data directory",
     "fs_separation": "data and results directories are on different filesystems",
@@ -176,6 +178,10 @@ class Settings:
     num_files_train: object = 0
     checkpoint_processes: object = 0
     checkpoint_writes: object = 10
+    checkpoint_scale: object = 1.0
+    checkpoint_subset: object = False
+    checkpoint_engine: str = "auto"
+    checkpoint_folder: str = ""
     data_bytes: object = 0
     results_bytes: object = GIB
     mpi: str = "openmpi"
@@ -202,7 +208,9 @@ def value_problems(s: Settings) -> list[str]:
     problems = [p for p in (
         *(inputs.check_path(name, value) for name, value in (("mlps_data_dir", s.data_dir),
                                                              ("mlps_results_dir", s.results_dir),
-                                                             ("mlps_venv", s.venv)) if value),
+                                                             ("mlps_venv", s.venv),
+                                                             ("mlps_checkpointing_folder", s.checkpoint_folder))
+          if value),
         *(inputs.check_plain_name(name, str(value)) for name, value in (("model", s.model),
                                                                         ("accelerator", s.accelerator)) if value),
     ) if p]
@@ -221,6 +229,7 @@ def value_problems(s: Settings) -> list[str]:
             problems.append(f"accelerator {s.accelerator!r}: expected one of {', '.join(ACCELERATOR_MEMORY_GB)}")
         problems += [p for p in (_whole(s.checkpoint_processes, "checkpoint processes", 0)[1],
                                  _whole(s.checkpoint_writes, "checkpoint writes", 0)[1]) if p]
+        problems += _checkpoint_problems(s) if not problems else []
     else:
         try:
             get_training_workload(s.model, s.accelerator)
@@ -233,6 +242,44 @@ def value_problems(s: Settings) -> list[str]:
         if problem:
             problems.append(problem)
     return problems
+
+
+def _flag(value) -> bool | None:
+    """A yes/no inventory value (bool, or its text as -e gives it); None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return True if text in ("true", "yes", "1", "on") else False if text in ("false", "no", "0", "off", "") else None
+
+
+def _checkpoint_problems(s: Settings) -> list[str]:
+    """Engine, scale and subset settings, and a shard plan that cannot be made (the numbers say why)."""
+    problems = []
+    if s.checkpoint_engine not in ckpt_campaign.ENGINE_CHOICES:
+        problems.append(f"mlps_checkpointing_engine={s.checkpoint_engine!r}: expected one of "
+                        f"{', '.join(ckpt_campaign.ENGINE_CHOICES)}")
+    if _flag(s.checkpoint_subset) is None:
+        problems.append(f"mlps_checkpointing_subset={s.checkpoint_subset!r}: expected true or false")
+    try:
+        scale = float(s.checkpoint_scale)
+    except (TypeError, ValueError):
+        scale = None
+    if s.checkpoint_engine == "dlio" and scale is not None and scale != 1:
+        problems.append(f"mlps_checkpointing_scale={s.checkpoint_scale}: DLIO has no size scale; set "
+                        "mlps_checkpointing_engine=native (or auto), or scale 1")
+    if problems:
+        return problems
+    try:
+        _checkpoint_bytes(s)
+    except UserError as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def _checkpoint_bytes(s: Settings) -> int:
+    """What the campaign writes to the checkpoint folder: the shard plan's bytes x writes."""
+    return ckpt_campaign.preflight_bytes(s.model, s.checkpoint_processes, scale=s.checkpoint_scale,
+                                         subset=bool(_flag(s.checkpoint_subset)), writes=s.checkpoint_writes)
 
 
 def ranks_per_host(s: Settings, hosts: list[str]) -> dict[str, int] | None:
@@ -261,6 +308,7 @@ class Plan:
     data_bytes: int | None          # bytes the data filesystem must hold; None when unknown
     source: str                     # how data_bytes was found
     notes: tuple[str, ...] = ()
+    checkpoint: bool = False        # the bytes land in the checkpoint folder
 
     def to_dict(self) -> dict:
         return {"data_bytes": self.data_bytes, "source": self.source, "notes": list(self.notes)}
@@ -319,22 +367,20 @@ def _training_plan(s: Settings, num_hosts: int, memory: int, unknown_memory: lis
 
 
 def _checkpoint_plan(s: Settings) -> Plan:
-    # No checkpoint planner exists yet: the sizes come from mlps_rules.workloads (RULES.md 3.1/3.2).
+    """The bytes the checkpoint folder must hold, from the shard planner (mlps_rules.checkpoint_plan)
+    with the campaign's scale and subset mode (ckpt_campaign.preflight_bytes)."""
     model = get_checkpoint_model(s.model)
     processes = _whole(s.checkpoint_processes, "", 0)[0] or model.closed_processes
     writes = _whole(s.checkpoint_writes, "", 0)[0]
-    notes = ["checkpoint sizes from mlps_rules.workloads (no checkpoint planner yet)"]
-    full = round(model.formula_size_gib * GIB)
-    if processes >= model.closed_processes:
-        per_checkpoint, how = full, "full checkpoint"
-    elif model.uniform_rank_bytes:
-        per_checkpoint, how = processes * sum(model.uniform_rank_bytes), f"subset mode, {processes} ranks"
-    else:
-        per_checkpoint, how = full, "subset mode"
-        notes.append(f"subset size of {model.name} is not in mlps_rules.workloads: the full checkpoint size is "
-                     "used as an upper bound")
-    return Plan(per_checkpoint * writes, f"{model.name} {how}: {per_checkpoint / GIB:.2f} GiB x {writes} writes",
-                tuple(notes))
+    try:
+        needed = _checkpoint_bytes(s)
+    except UserError as exc:
+        return Plan(None, f"unknown: {exc}")
+    subset = " subset mode," if _flag(s.checkpoint_subset) else ""
+    per_checkpoint = needed // writes if writes else 0
+    source = f"{model.name} shard plan, {processes} ranks,{subset} scale {float(s.checkpoint_scale):g}: "
+    return Plan(needed, checkpoint=True, source=source +
+                f"{_gib(per_checkpoint)} x {writes} writes in {s.checkpoint_folder or s.data_dir}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,7 +571,11 @@ def _capacity_row(host: str, probe_path: dict, needed: int | None, plan: Plan) -
                 "; ".join(plan.notes) if ok else f"{path} on {host} has {_gib(avail)} free on {where}, the plan "
                 f"needs {_gib(needed)}" + (f" ({'; '.join(plan.notes)})" if plan.notes else ""),
                 "" if ok else f"free {_gib(needed - avail)} on {where} (df -h {probe_path.get('probed') or path}) or "
-                "set mlps_data_dir to a larger filesystem")
+                f"set {_CAPACITY_SETTING[plan.checkpoint]} to a larger filesystem")
+
+
+# What to change when the planned bytes do not fit, by whether they land in the checkpoint folder.
+_CAPACITY_SETTING = {False: "mlps_data_dir", True: "mlps_checkpointing_folder (or lower mlps_checkpointing_scale)"}
 
 
 def _gib(value) -> str:
@@ -616,6 +666,7 @@ class Gathered:
     launch: dict                         # mlps_mpirun result from the launcher
     sentinel: dict                       # result of writing the sentinel on the launcher
     controller: dict                     # the probe module run on the controller (results dir only)
+    ckpt_probe: dict = field(default_factory=dict)  # checkpointing: `mlps_ckpt_native.py --probe-dlio` on the launcher
 
 
 @dataclass
@@ -705,7 +756,10 @@ def _capacity_checks(v: _View) -> tuple[list[Check], Plan]:
     memory, unknown = client_memory({h: (v.ok_probes.get(h, {}).get("machine_id"),
                                          v.ok_probes.get(h, {}).get("memory_total_bytes")) for h in v.g.hosts})
     plan = plan_bytes(v.main, len(v.g.hosts), memory, unknown)
-    rows = [_capacity_row(h, v.ok_probes[h]["paths"]["data"], plan.data_bytes, plan) if h in v.ok_probes
+    # checkpointing writes into the checkpoint folder, which may sit on another filesystem than mlps_data_dir
+    where = "checkpoint" if v.main.benchmark == "checkpointing" else "data"
+    rows = [_capacity_row(h, v.ok_probes[h]["paths"].get(where) or v.ok_probes[h]["paths"]["data"],
+                          plan.data_bytes, plan) if h in v.ok_probes
             else v.not_run("data_capacity", h) for h in v.g.hosts]
     return [*rows, _results_capacity_row(v.g.controller, v.main)], plan
 
@@ -734,6 +788,47 @@ def _filesystem_checks(v: _View) -> list[Check]:
     return rows
 
 
+def _dlio_probe(result: dict) -> tuple[dict | None, str]:
+    """The launcher's DLIO probe (JSON on the command's stdout), or None and why it is missing."""
+    if not result or result.get("skipped"):
+        return None, "the probe did not run"
+    if result.get("failed") or result.get("rc"):
+        return None, _text(result.get("stderr") or result.get("msg") or "the probe failed")
+    try:
+        probe = json.loads(result.get("stdout") or "")
+    except ValueError:
+        return None, f"unreadable probe output {_text(result.get('stdout'), 80)!r}"
+    return (probe, "") if isinstance(probe, dict) else (None, "the probe printed no JSON object")
+
+
+ENGINE_FIX = ("set mlps_checkpointing_engine=native (or auto; native results are OPEN only), or install "
+              "MLCommons' DLIO build in the client venv (mlps_env_dlio_package) and run playbooks/setup.yml")
+
+
+def _engine_rows(v: _View) -> list[Check]:
+    """checkpoint_engine, on the launcher, for a checkpointing campaign only: engine=dlio needs a DLIO
+    with the checkpoint-only workload, which the PyPI 2.0.0 build lacks (mlps_rules.ckpt_campaign)."""
+    if v.main.benchmark != "checkpointing":
+        return []
+    launcher, engine = v.g.launcher, v.main.checkpoint_engine
+    expected = "a DLIO with the checkpoint-only workload" if engine == "dlio" else f"engine {engine}"
+    if engine == "native":
+        return [_row("checkpoint_engine", launcher, True, expected, "native engine (OPEN only)",
+                     "mlps_checkpointing_engine=native: DLIO is not used")]
+    if launcher in v.unreachable:
+        return [_row("checkpoint_engine", launcher, None, expected, detail=NOT_RUN_UNREACHABLE)]
+    probe, missing = _dlio_probe(v.g.ckpt_probe or {})
+    if probe is None and engine != "dlio":
+        return [_row("checkpoint_engine", launcher, None, expected, detail=f"not run: {missing}")]
+    usable, why = ckpt_campaign.dlio_has_checkpoint_workload(probe or {"error": missing})
+    if engine == "dlio":
+        return [_row("checkpoint_engine", launcher, usable, expected, "has it" if usable else "lacks it",
+                     "" if usable else f"mlps_checkpointing_engine=dlio on {launcher}: {why}",
+                     "" if usable else ENGINE_FIX)]
+    return [_row("checkpoint_engine", launcher, True, expected, "DLIO" if usable else "native engine (OPEN only)",
+                 why if usable else f"{why}: engine auto runs the native engine")]
+
+
 def build_checks(g: Gathered) -> tuple[list[Check], Plan]:
     """Every check, in the stable order of CHECKS, then hosts in inventory order."""
     if not g.hosts:
@@ -748,7 +843,7 @@ def build_checks(g: Gathered) -> tuple[list[Check], Plan]:
                                   None if ranks is None else ranks.get(host, 0)) if host in v.ok_probes
                       else v.not_run("host_memory", host))
     rows = [*_inventory_checks(v), *_client_checks(v),
-            *_launch_rows(g.hosts, v.reachable, g.launcher, g.launch or {}, hostnames),
+            *_engine_rows(v), *_launch_rows(g.hosts, v.reachable, g.launcher, g.launch or {}, hostnames),
             *_clock_checks(v), *capacity, *_filesystem_checks(v), *memory]
     order = list(CHECKS)
     return sorted(rows, key=lambda r: order.index(r.name)), plan   # stable: hosts keep their order

@@ -7,7 +7,12 @@ DLIO writes lines such as
   [INFO] 2026-11-25T14:35:44.368432 Ending epoch 1 - 4 steps completed in 0.59 s [file:line]
   [INFO] \r[INFO] 2026-11-25T14:35:30.759937 Generating NPZ Data: [===>---] 43.8% 7 of 16  [file:line]
 (the datagen bar starts with a carriage return, so lines are split on \\n only). Its timestamps
-are local time without a zone.
+are local time without a zone. The checkpointing campaign's native engine (module_utils/
+mlps_ckpt_native.py) logs in the same way, stamp first:
+  2026-11-25T14:35:43.740656 [INFO] llama3-8b 8 ranks on 2 hosts: 10 writes, 10 reads of 1468006 bytes ...
+  2026-11-25T14:35:49.801233 [INFO] save_ckpt 3/10 done: 0.412 s, 1.902 GiB/s (slowest rank 5)
+  2026-11-25T14:36:40.117001 [INFO] checkpointing done: 10 writes, 10 reads
+so one reader follows every campaign (phase `checkpointing`, writes and reads done).
 
 `read_progress(path, offset, state)` reads what was appended since `offset` (complete lines only;
 a partial last line waits for the next call), at most `max_bytes` of it (when more is waiting it
@@ -44,8 +49,12 @@ _EVENTS = (
     ("checkpoint_start", re.compile(r"Starting checkpoint (\d+) ")),
     ("checkpoint_end", re.compile(r"Ending checkpoint (\d+) ")),
     ("saved", re.compile(r"Saved outputs in ")),
+    # the native checkpoint engine's lines (its [INFO] comes after the stamp)
+    ("ckpt_plan", re.compile(r"(?:\[INFO\] )?\S+ (\d+) ranks on \d+ hosts?: (\d+) writes, (\d+) reads ")),
+    ("ckpt_done", re.compile(r"(?:\[INFO\] )?(save|load)_ckpt (\d+)/(\d+) done")),
+    ("ckpt_all_done", re.compile(r"(?:\[INFO\] )?checkpointing done: (\d+) writes, (\d+) reads")),
 )
-PHASES = ("waiting", "starting", "datagen", "train", "eval", "checkpoint", "done")
+PHASES = ("waiting", "starting", "datagen", "train", "eval", "checkpoint", "checkpointing", "done")
 
 
 def new_state() -> dict:
@@ -56,6 +65,7 @@ def new_state() -> dict:
         "files_done": 0, "files_total": None, "data_format": None,
         "first_time": None, "last_time": None, "train_start": None, "datagen_start": None,
         "lines": 0, "skipped_bytes": 0, "inode": None, "error": None,
+        "writes": None, "reads": None, "writes_done": 0, "reads_done": 0, "ckpt_start": None,
     }
 
 
@@ -125,6 +135,20 @@ def _apply(state: dict, event: str, groups: tuple, ts: float) -> None:
         state["phase"] = "done"
 
 
+def _apply_checkpointing(state: dict, event: str, groups: tuple, ts: float) -> None:
+    """The native checkpoint engine's lines: its plan line, one line per checkpoint, its last line."""
+    if event == "ckpt_plan":
+        state.update(phase="checkpointing", ranks=int(groups[0]), writes=int(groups[1]), reads=int(groups[2]))
+    elif event == "ckpt_done":
+        kind = "writes" if groups[0] == "save" else "reads"
+        state["phase"] = "checkpointing"
+        state[kind] = state[kind] if state[kind] is not None else int(groups[2])
+        state[kind + "_done"] = max(state[kind + "_done"] or 0, int(groups[1]))
+    else:  # ckpt_all_done
+        state.update(phase="done", writes_done=int(groups[0]), reads_done=int(groups[1]))
+    state["ckpt_start"] = state["ckpt_start"] or ts
+
+
 def feed_line(state: dict, line: str) -> None:
     """Fold one log line into `state`; a line that is not DLIO's (or is damaged) changes nothing."""
     found = _STAMPED.search(line)
@@ -140,7 +164,8 @@ def feed_line(state: dict, line: str) -> None:
             for event, pattern in _EVENTS:
                 match = pattern.match(message)
                 if match:
-                    _apply(state, event, match.groups(), ts)
+                    apply = _apply_checkpointing if event.startswith("ckpt_") else _apply
+                    apply(state, event, match.groups(), ts)
                     break
     except (ValueError, OverflowError, OSError):  # impossible dates, 5000-digit numbers: not DLIO's
         return
@@ -246,6 +271,21 @@ def _train_figures(state: dict, total_epochs, ref):
     return fraction, max(0.0, (total - done) / rate)
 
 
+def _checkpoint_figures(state: dict, ref):
+    """(fraction, eta) of a checkpointing run: checkpoints written and read over those planned."""
+    total = (state["writes"] or 0) + (state["reads"] or 0)
+    if state["phase"] == "done":
+        return 1.0, 0.0
+    if not total:
+        return None, None
+    done = (state["writes_done"] or 0) + (state["reads_done"] or 0)
+    fraction = min(1.0, done / total)
+    start = state["ckpt_start"]
+    if not done or start is None or ref is None or ref <= start:
+        return fraction, None
+    return fraction, (ref - start) * (1.0 - fraction) / fraction
+
+
 def _datagen_figures(state: dict, ref):
     total, done = state["files_total"], state["files_done"] or 0
     if state["phase"] == "done":
@@ -271,8 +311,14 @@ def _text(state: dict, figures: dict) -> str:  # noqa: PLR0911 - one sentence pe
         return "waiting for the DLIO log"
     if phase == "starting":
         return "DLIO starting" + ("," + tail if tail else "")
+    counts = (f"writes {state['writes_done']}/{state['writes'] if state['writes'] is not None else '?'}, "
+              f"reads {state['reads_done']}/{state['reads'] if state['reads'] is not None else '?'}")
+    if phase == "checkpointing":
+        return f"{counts}{pct}{tail}"
     if phase == "done":
         spent = f" in {format_duration(figures['elapsed'])}" if figures["elapsed"] is not None else ""
+        if state["writes"] is not None or state["reads"] is not None:
+            return f"checkpointing done: {counts}{spent}"
         if state["files_total"] is not None and state["epoch"] is None:
             return f"datagen done: {state['files_total']} files{spent}"
         count = state["epochs_done"] or state["epoch"] or 0
@@ -300,7 +346,11 @@ def summarize(state, total_epochs=None, now=None) -> dict:
     ref = _reference_time(state, now)
     elapsed = None if ref is None or state["first_time"] is None else max(0.0, ref - state["first_time"])
     datagen = state["phase"] == "datagen" or (state["files_total"] is not None and state["epoch"] is None)
-    fraction, eta = (_datagen_figures(state, ref) if datagen else _train_figures(state, total_epochs, ref))
+    checkpointing = state["writes"] is not None or state["reads"] is not None
+    if checkpointing:
+        fraction, eta = _checkpoint_figures(state, ref)
+    else:
+        fraction, eta = (_datagen_figures(state, ref) if datagen else _train_figures(state, total_epochs, ref))
     if state["phase"] in ("waiting", "starting"):
         fraction, eta = (None, None) if state["phase"] == "waiting" else (0.0, None)
     figures = {
@@ -309,6 +359,8 @@ def summarize(state, total_epochs=None, now=None) -> dict:
         "steps_per_epoch": state["steps_per_epoch"], "epochs_done": state["epochs_done"],
         "eval_step": state["eval_step"], "eval_steps": state["eval_steps"],
         "files_done": state["files_done"], "files_total": state["files_total"],
+        "writes": state["writes"], "reads": state["reads"],
+        "writes_done": state["writes_done"], "reads_done": state["reads_done"],
         "fraction": None if fraction is None else round(fraction, 4),
         "percent": None if fraction is None else int(fraction * 100),
         "elapsed": None if elapsed is None else round(elapsed, 3),

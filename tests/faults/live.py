@@ -26,7 +26,7 @@ def fault_vars(results: Path, data: Path, **extra) -> dict:
 
 
 def start(playbook: str, inventory, extra_vars: dict, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1",
                PATH=f"{BIN}:{os.environ.get('PATH', '')}")
     argv = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks" / playbook),
             "-e", json.dumps(extra_vars)]
@@ -74,7 +74,7 @@ def processes(marker: str, pids: set[int] | None = None) -> list[str]:
         except (OSError, IndexError):
             continue
         if marker.encode() in raw and state != "Z":
-            found.append(raw.replace(b"\0", b" ").decode(errors="replace")[:300])
+            found.append(raw.replace(b"\0", b" ").decode(errors="replace"))
     return found
 
 

@@ -55,14 +55,16 @@ class PlaybookRun:
 
 
 def run_playbook(playbook: str, inventory: str | Path, extra_vars: dict | None = None,
-                 args: list[str] | None = None, timeout: int = 1800) -> PlaybookRun:
+                 args: list[str] | None = None, timeout: int = 1800, artifact_dir: Path | None = None) -> PlaybookRun:
+    """Run through ansible-runner's Python API; with artifact_dir its artifacts (job events, stdout,
+    rc) are kept there, as a CI job driving a campaign keeps them beside the results."""
     env = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
            "ANSIBLE_NOCOLOR": "1"}
     with tempfile.TemporaryDirectory(prefix="mlps-runner-") as private:
         result = ansible_runner.run(
             private_data_dir=private, project_dir=str(ROOT), playbook=str(ROOT / "playbooks" / playbook),
             inventory=str(inventory), extravars=extra_vars or {}, envvars=env, cmdline=" ".join(args) if args else None,
-            quiet=True, timeout=timeout,
+            quiet=True, timeout=timeout, **({"artifact_dir": str(artifact_dir)} if artifact_dir else {}),
         )
         # Read everything before the private dir (and its artifacts) is removed.
         return PlaybookRun(result.rc, result.stats or {}, list(result.events), result.stdout.read())

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mlps_rules.ckpt_campaign import preflight_bytes
 from tests.integration.playbook import PlaybookRun, run_playbook
 from tests.venvs import LOCAL_INVENTORY, cluster_vars
 
@@ -30,8 +31,6 @@ TINY = {
     "mlps_checkpointing_run_timeout": 300,
     # long enough that each invocation outlasts the gap between them (CKPT-TS-GAP)
     "mlps_checkpointing_time_between_checkpoints": 1,
-    # the preflight cannot know the scale yet: tell it the bytes the scaled plan needs
-    "mlps_preflight_data_bytes": 1 << 20,
 }
 # What a scaled native OPEN run is expected to report: nothing else may show up.
 EXPECTED_OPEN = {"CKPT-ENGINE", "CKPT-PARAMS"}
@@ -129,7 +128,15 @@ def test_campaign_on_localhost(tmp_path, client_venv, shm_data):
     assert run.rc == 0, run.messages() or run.stdout[-3000:]
     check_tree(results, ["localhost"], 4)
     check_verdict(run, results)
-    assert "write: writes 10/10, reads 0/0" in run.stdout and "read: writes 0/0, reads 10/10" in run.stdout
+    assert "write: checkpointing done: writes 10/10, reads 0/0" in run.stdout
+    assert "read: checkpointing done: writes 0/0, reads 10/10" in run.stdout
+    # the preflight checked the checkpoint folder's filesystem for the scaled bytes, and the engine
+    preflight = json.loads((results / "preflight.json").read_text())
+    assert preflight["plan"]["data_bytes"] == preflight_bytes("llama3-8b", 4, scale=SCALE, writes=10)
+    rows = {row["name"]: row for row in preflight["checks"]}
+    assert rows["data_capacity"]["ok"] and "scale 0.0001" in rows["data_capacity"]["expected"]
+    assert f"in {shm_data}/checkpoints/llama3-8b" in preflight["plan"]["source"]
+    assert rows["checkpoint_engine"]["ok"] and rows["checkpoint_engine"]["found"] == "native engine (OPEN only)"
     # the checkpoint files are cleaned up from the client
     assert not list((shm_data / "checkpoints" / "llama3-8b").glob("global_epoch1_step*"))
 
@@ -172,6 +179,36 @@ def test_forced_dlio_engine_says_the_installed_dlio_lacks_the_workload(tmp_path,
     message = bad_input(tmp_path, client_venv, shm_data, mlps_checkpointing_engine="dlio",
                         mlps_checkpointing_scale=1.0, mlps_checkpointing_processes=1)
     assert "mlps_checkpointing_engine=dlio: the installed DLIO 2.0.0 has no checkpoint-only workload" in message
+
+
+def test_preflight_says_the_installed_dlio_lacks_the_workload_for_a_forced_dlio_engine(tmp_path, client_venv,
+                                                                                     shm_data):
+    results = tmp_path / "results"
+    run = campaign(LOCAL_INVENTORY, results, shm_data, mlps_venv=str(client_venv), mlps_checkpointing_facts=False,
+                   mlps_checkpointing_engine="dlio", mlps_checkpointing_scale=1.0, mlps_checkpointing_processes=1,
+                   mlps_checkpointing_num_checkpoints_write=1, mlps_checkpointing_num_checkpoints_read=1)
+    assert run.rc != 0
+    (message,) = run.messages()
+    assert "preflight failed: 1 of " in message and "checkpoint_engine on localhost" in message
+    (row,) = [r for r in json.loads((results / "preflight.json").read_text())["checks"] if not r["ok"]]
+    assert (row["name"], row["host"], row["found"]) == ("checkpoint_engine", "localhost", "lacks it")
+    assert "the installed DLIO 2.0.0 has no checkpoint-only workload" in row["detail"]
+    assert "mlps_checkpointing_engine=native" in row["fix"] and "MLCommons' DLIO build" in row["fix"]
+    # stopped before the campaign: no leaf, no checkpoint file
+    assert not workload(results, "closed").exists() and not list(shm_data.glob("checkpoints/*/global_epoch1_step*"))
+
+
+def test_preflight_stops_a_checkpoint_folder_without_room_before_the_campaign(tmp_path, client_venv, shm_data):
+    # the full-size plan (scale 1) of 8 ranks x 10 writes does not fit in this machine's /dev/shm
+    results = tmp_path / "results"
+    run = campaign(LOCAL_INVENTORY, results, shm_data, mlps_venv=str(client_venv), mlps_checkpointing_facts=False,
+                   mlps_checkpointing_scale=1.0, mlps_checkpointing_processes=8)
+    assert run.rc != 0
+    (row,) = [r for r in json.loads((results / "preflight.json").read_text())["checks"] if not r["ok"]]
+    assert (row["name"], row["host"]) == ("data_capacity", "localhost")
+    assert f"{shm_data}/checkpoints/llama3-8b on localhost" in row["detail"] and "1047.04 GiB" in row["detail"]
+    assert "mlps_checkpointing_folder" in row["fix"]
+    assert not workload(results, "closed").exists()
 
 
 @pytest.mark.cluster

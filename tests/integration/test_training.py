@@ -44,7 +44,8 @@ def shm_data():
 def campaign(inventory, results: Path, data: Path, **extra) -> PlaybookRun:
     extra_vars = {"mlps_results_dir": str(results), "mlps_data_dir": str(data),
                   "mlps_training_system": "test-sys", **TINY, **extra}
-    return run_playbook("run_training.yml", inventory, extra_vars, timeout=1200)
+    # ansible-runner's Python API, its artifacts kept beside the results as a CI job would
+    return run_playbook("run_training.yml", inventory, extra_vars, timeout=1200, artifact_dir=results / "runner")
 
 
 def workload(results: Path) -> Path:
@@ -130,6 +131,8 @@ def test_campaign_on_localhost(tmp_path, client_venv, shm_data):
     report = results / "report"
     assert {"results.json", "results.csv", "report.html"} <= {p.name for p in report.iterdir()}
     assert "unet3d" in (report / "results.csv").read_text()
+    (job,) = (results / "runner").iterdir()
+    assert (job / "rc").read_text().strip() == "0" and len(list((job / "job_events").glob("*.json"))) > 100
     assert (report / "closed" / "mlps" / "submission.yaml").is_file()
 
 

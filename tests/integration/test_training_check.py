@@ -26,14 +26,18 @@ def test_check_prints_the_plan_and_every_mpirun_command_and_writes_nothing(tmp_p
                "-e", "mlps_preflight_skip=true"]
     proc = subprocess.run(
         [str(bin_dir / "ansible-runner"), "run", str(private), "--project-dir", str(ROOT),
-         "-p", "playbooks/run_training.yml", "--inventory", str(LOCAL_INVENTORY), "--cmdline", " ".join(cmdline)],
+         "-p", "playbooks/run_training.yml", "--inventory", str(LOCAL_INVENTORY), "--cmdline", " ".join(cmdline),
+         # the job events and artifacts land beside the results, where a CI job collects them
+         "--artifact-dir", str(results / "runner"), "--ident", "what-if"],
         capture_output=True, text=True, timeout=600, check=False,
         env=dict(os.environ, PATH=f"{bin_dir}:{os.environ.get('PATH', '')}", ANSIBLE_NOCOLOR="1"))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert not data.exists()
-    assert [p.name for p in results.iterdir()] == ["preflight.json"]  # only the record of the skip
+    # only the record of the skip, and the runner's artifacts
+    assert sorted(p.name for p in results.iterdir()) == ["preflight.json", "runner"]
     assert json.loads((results / "preflight.json").read_text())["skipped"] is True
-    events = [json.loads(p.read_text()) for p in private.glob("artifacts/*/job_events/*.json")]
+    assert (results / "runner" / "what-if" / "rc").read_text().strip() == "0"
+    events = [json.loads(p.read_text()) for p in results.glob("runner/what-if/job_events/*.json")]
     shown = [e["event_data"]["res"]["msg"] for e in events
              if e.get("event") == "runner_on_ok" and "Show the leaf and the mpirun command" in
              e["event_data"].get("task", "")]

@@ -1,14 +1,21 @@
 """mlps_rules.ckpt_campaign: engine choice, the plan's pre-I/O checks (ranks, hosts, room), the
-invocation shapes, DLIO's and the native engine's command lines, leaves, metadata and configs."""
+invocation shapes, DLIO's and the native engine's command lines, leaves, metadata and configs, and one
+invocation's controller side (start_invocation, end_invocation)."""
 
 from __future__ import annotations
 
 import datetime
+import io
 import json
+import tarfile
+from pathlib import Path
 
 import pytest
 import yaml
 
+from mlps_module_utils import mlps_ckpt_native as native
+from mlps_module_utils import mlps_dlio_progress as progress
+from mlps_rules import campaign
 from mlps_rules import ckpt_campaign as cc
 from mlps_rules.checkpoint_plan import plan_checkpoint
 from mlps_rules.errors import UserError
@@ -254,22 +261,121 @@ def test_workload_dir_checks_names():
 
 
 def test_leaves_sit_in_the_workload_folder_and_never_reuse_a_name(tmp_path):
+    # campaign.allocate_leaf with no command: the checkpointing layout has no command segment
     clock = iter([datetime.datetime(2026, 1, 2, 3, 4, 5), datetime.datetime(2026, 1, 2, 3, 4, 5, 900000),
                   datetime.datetime(2026, 1, 2, 3, 4, 6)])
-    first, stamp = cc.allocate_leaf(tmp_path, clock=lambda: next(clock))
-    second, stamp2 = cc.allocate_leaf(tmp_path, clock=lambda: next(clock), sleep=lambda s: None)
+    first, stamp = campaign.allocate_leaf(tmp_path, None, clock=lambda: next(clock))
+    second, stamp2 = campaign.allocate_leaf(tmp_path, None, clock=lambda: next(clock), sleep=lambda s: None)
     assert (first, stamp) == (tmp_path / "20260102_030405", "20260102_030405")
     assert stamp2 == "20260102_030406" and second.parent == tmp_path
 
 
 def test_metadata_is_merged_under_the_checkpointing_name(tmp_path):
-    cc.update_metadata(tmp_path, "20260101_000000", {"status": "running", "engine": "native"})
-    meta = cc.update_metadata(tmp_path, "20260101_000000", {"status": "completed"})
+    campaign.update_metadata(tmp_path, "20260101_000000", {"status": "running", "engine": "native"}, cc.BENCHMARK)
+    meta = campaign.update_metadata(tmp_path, "20260101_000000", {"status": "completed"}, cc.BENCHMARK)
     stored = json.loads((tmp_path / "checkpointing_20260101_000000_metadata.json").read_text())
     assert stored == meta and meta["status"] == "completed" and meta["engine"] == "native"
-    assert meta["schema"] == "mlps-checkpointing-metadata/1"
+    assert meta["schema"] == cc.METADATA_SCHEMA == "mlps-checkpointing-metadata/1"
+    assert not (tmp_path / "training_20260101_000000_metadata.json").exists()
     with pytest.raises(UserError, match="status 'done'"):
-        cc.update_metadata(tmp_path, "20260101_000000", {"status": "done"})
+        campaign.update_metadata(tmp_path, "20260101_000000", {"status": "done"}, cc.BENCHMARK)
+
+
+def test_a_leaf_left_running_is_closed_under_its_own_benchmark_name(tmp_path):
+    # what callback_plugins/mlps_leaves.py calls at exit, without knowing the benchmark
+    campaign.update_metadata(tmp_path, "20260101_000000", {"status": "running"}, cc.BENCHMARK)
+    assert campaign.close_if_running(tmp_path, "20260101_000000", "interrupted", "stopped")
+    meta = json.loads((tmp_path / "checkpointing_20260101_000000_metadata.json").read_text())
+    assert (meta["status"], meta["message"]) == ("interrupted", "stopped")
+    assert not campaign.close_if_running(tmp_path, "20260101_000000", "failed", "again")   # not running now
+    assert not campaign.close_if_running(tmp_path, "20990101_000000", "failed", "no such leaf")
+
+
+MPI = {"mpirun": "/v/bin/mpirun", "implementation": "openmpi", "hosts": ["h1", "h2"], "as_root": True,
+       "rsh_agent": None, "prefix": "/v", "mca": {}, "env": ["TOKEN"]}
+ENGINE = {"python": "/v/bin/python", "engine_file": "/s/e.py", "plan_file": "/s/plan.json", "transfer_size": "4MiB",
+          "odirect": False, "fsync": True, "time_between": 1.0, "dlio": "/v/bin/dlio_benchmark", "config_dir": "/s/c"}
+
+
+def started(tmp_path, **kw):
+    campaign_plan = plan(engine="native", scale=0.01, results_dir=str(tmp_path), division="open", **kw)
+    (tmp_path / "cluster_info_start.json").write_text("{}")
+    args = {"plan": campaign_plan, "invocation": campaign_plan["invocations"][0], "staging_dir": "/s",
+            "engine": ENGINE, "mpi": MPI, "context": {"versions": {"mpi": "x"}}, "files": {"fs_separation.json": {}},
+            "copies": {"cluster_info.json": str(tmp_path / "cluster_info_start.json"), "preflight.json": "/nope"}}
+    return campaign_plan, cc.start_invocation(**args)
+
+
+def test_start_records_the_leaf_as_running_with_the_exact_commands(tmp_path):
+    campaign_plan, names = started(tmp_path)
+    leaf = Path(names["leaf"])
+    assert leaf.parent == Path(campaign_plan["workload_dir"]) and names["stamp"] == leaf.name
+    assert names["stage"] == f"/s/{campaign_plan['invocations'][0]['name']}-{leaf.name}"
+    assert names["marker"] == names["stage"] + "/dlio" and names["log"] == names["marker"] + "/dlio.log"
+    assert names["marker"] in names["engine_argv"] and names["changed"] is True
+    assert names["cmd"][0] == "/v/bin/mpirun" and names["cmd"][-len(names["engine_argv"]):] == names["engine_argv"]
+    assert "TOKEN" in names["cmd"] and "--allow-run-as-root" in names["cmd"]
+    meta = json.loads((leaf / f"checkpointing_{leaf.name}_metadata.json").read_text())
+    assert (meta["status"], meta["engine"], meta["size_scale"], meta["schema"]) == \
+        ("running", "native", 0.01, "mlps-checkpointing-metadata/1")
+    assert meta["ranks_per_host"] == {"h1": 4, "h2": 4} and meta["argv"] == names["cmd"]
+    assert meta["timeseries"] == f"checkpointing_{leaf.name}_timeseries" and meta["drop_caches"] == "not dropped"
+    assert meta["versions"] == {"mpi": "x"} and meta["cluster_info"] == "cluster_info.json"
+    assert {p.name for p in leaf.iterdir()} == {f"checkpointing_{leaf.name}_metadata.json", "fs_separation.json",
+                                                 "cluster_info.json", "dlio_config"}
+
+
+def test_start_in_check_mode_writes_nothing(tmp_path):
+    campaign_plan = plan(engine="native", scale=0.01, results_dir=str(tmp_path), division="open")
+    names = cc.start_invocation(plan=campaign_plan, invocation=campaign_plan["invocations"][0], staging_dir="/s",
+                                engine=ENGINE, mpi=MPI, context={}, files={"x.json": {}}, copies={}, check=True)
+    assert names["changed"] is False and names["stamp"] == "YYYYMMDD_HHMMSS" and names["cmd"]
+    assert not any(tmp_path.rglob("*.json"))
+
+
+def archive(path: Path, members: dict) -> str:
+    with tarfile.open(path, "w") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+def test_end_unpacks_the_launchers_copy_last_and_records_the_launch(tmp_path):
+    _plan, names = started(tmp_path)
+    leaf = Path(names["leaf"])
+    archives = {"h1": archive(tmp_path / "h1.tar", {"dlio/summary.json": "launcher", "timeseries/h1.jsonl": "{}\n"}),
+                "h2": archive(tmp_path / "h2.tar", {"dlio/summary.json": "other", "timeseries/h2.jsonl": "{}\n"})}
+    job = {"rc": 0, "start": "2026-01-01T00:00:00", "end": "2026-01-01T00:00:09", "delta": "9.5", "finished": True}
+    ended = cc.end_invocation(leaf=leaf, stamp=names["stamp"], label="write", hosts=["h1", "h2"], launcher="h1",
+                              archives=archives, job=job, waited={"waited": 9.7, "progress": {"writes_done": 10}},
+                              samples={"h1": 9, "h2": 8}, unreachable=[])
+    assert ended["status"] == "completed" and (leaf / "summary.json").read_text() == "launcher"
+    assert sorted(p.name for p in (leaf / f"checkpointing_{leaf.name}_timeseries").iterdir()) == ["h1.jsonl",
+                                                                                                   "h2.jsonl"]
+    assert not any(Path(a).exists() for a in archives.values())
+    meta = json.loads((leaf / f"checkpointing_{leaf.name}_metadata.json").read_text())
+    assert (meta["invocation_start_time"], meta["invocation_end_time"]) == (job["start"], job["end"])
+    assert meta["timings"]["mpirun_seconds"] == 9.5 and meta["progress"] == {"writes_done": 10}
+    assert meta["timeseries_hosts"] == {"h1": 9, "h2": 8} and "failure" not in meta
+
+
+@pytest.mark.parametrize(("job", "unreachable", "status", "culprit"), [
+    ({"rc": 1, "msg": "rank 3 died", "failed": True}, [], "failed", "h1"),
+    ({"rc": -15, "timed_out": True, "msg": "timed out after 300 s"}, [], "timed_out", "h1"),
+    ({"rc": -15, "failed": True, "lost_hosts": ["h2"], "msg": "h2 stopped answering"}, [], "failed", "h2"),
+    ({"rc": -15, "interrupted": True, "msg": "lease expired"}, [], "interrupted", "h1"),
+    ({}, ["h2"], "failed", "h2"),
+])
+def test_end_names_the_host_and_the_invocation_of_a_failure(tmp_path, job, unreachable, status, culprit):
+    _plan, names = started(tmp_path)
+    ended = cc.end_invocation(leaf=names["leaf"], stamp=names["stamp"], label="write", hosts=["h1", "h2"],
+                              launcher="h1", archives={}, job=job, waited={}, samples={}, unreachable=unreachable)
+    assert ended["status"] == status and ended["message"].startswith(f"write invocation {status} on {culprit}")
+    meta = json.loads((Path(names["leaf"]) / f"checkpointing_{names['stamp']}_metadata.json").read_text())
+    assert meta["failure"]["hosts"] == [culprit] and meta["missing_hosts"] == ["h1", "h2"]
 
 
 def test_results_json_from_leaves(tmp_path):
@@ -288,3 +394,22 @@ def test_results_json_from_leaves(tmp_path):
     with pytest.raises(UserError, match="no checkpointing leaves"):
         (tmp_path / "empty").mkdir()
         cc.write_results_json(tmp_path / "empty")
+
+
+# --- progress of the native engine's log (module_utils/mlps_dlio_progress reads it for mlps_phase_wait) ----
+def test_the_native_engines_log_reads_as_checkpoint_progress(tmp_path):
+    path = tmp_path / "dlio.log"
+    log = native.Log(str(path), True)
+    log.line("llama3-8b 4 ranks on 1 hosts: 2 writes, 2 reads of 1468006 bytes per checkpoint")
+    log.line("save_ckpt 1/2 done: 0.100 s, 1.000 GiB/s (slowest rank 3)")
+    state, offset = progress.read_progress(str(path))
+    figures = progress.summarize(state)
+    assert (figures["phase"], figures["ranks"], figures["writes_done"], figures["reads"]) == ("checkpointing", 4, 1, 2)
+    assert figures["fraction"] == 0.25 and figures["text"].startswith("writes 1/2, reads 0/2 (25%)")
+    for line in ("save_ckpt 2/2 done: 0.1 s", "load_ckpt 1/2 done: 0.1 s", "load_ckpt 2/2 done: 0.1 s",
+                 "checkpointing done: 2 writes, 2 reads"):
+        log.line(line)
+    state, _ = progress.read_progress(str(path), offset, state)
+    figures = progress.summarize(state)
+    assert (figures["phase"], figures["done"], figures["reads_done"]) == ("done", True, 2)
+    assert figures["text"].startswith("checkpointing done: writes 2/2, reads 2/2")

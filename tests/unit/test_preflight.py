@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from mlps_module_utils import mlps_procfs, mlps_venv
-from mlps_rules import datasize, preflight
+from mlps_rules import ckpt_campaign, datasize, preflight
+from mlps_rules.checkpoint_plan import plan_checkpoint
 from mlps_rules.errors import UserError
 from mlps_rules.preflight import (
     CHECKS,
@@ -31,7 +32,7 @@ from mlps_rules.preflight import (
     value_problems,
     write_report,
 )
-from mlps_rules.workloads import get_checkpoint_model, get_training_workload
+from mlps_rules.workloads import get_training_workload
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTS = ["h1", "h2", "h3"]
@@ -222,20 +223,105 @@ def test_training_plan_with_a_file_count_and_with_an_override():
     assert plan_bytes(Settings.from_dict(settings(model="unet4d")), 3, 0, []).data_bytes is None
 
 
-def test_checkpoint_plan_counts_the_bytes_written_in_full_and_subset_mode():
-    full = plan_bytes(Settings(benchmark="checkpointing", model="llama3-70b", accelerator="b200",
-                               checkpoint_writes=10), 8, 0, [])
-    model = get_checkpoint_model("llama3-70b")
-    assert full.data_bytes == round(model.formula_size_gib * GIB) * 10
-    subset = plan_bytes(Settings(benchmark="checkpointing", model="llama3-70b", accelerator="b200",
-                                 checkpoint_processes=8, checkpoint_writes=10), 1, 0, [])
-    assert subset.data_bytes == 8 * sum(model.uniform_rank_bytes) * 10
-    assert subset.data_bytes / 10 / GIB == pytest.approx(113.90, abs=0.01)   # RULES.md: 70b subset
-    assert "no checkpoint planner yet" in subset.notes[0]
-    big = plan_bytes(Settings(benchmark="checkpointing", model="llama3-405b", accelerator="b200",
-                              checkpoint_processes=8, checkpoint_writes=1), 1, 0, [])
-    assert big.data_bytes == round(get_checkpoint_model("405b").formula_size_gib * GIB)
-    assert "upper bound" in big.notes[1]
+def ckpt_settings(**over) -> Settings:
+    base = {"benchmark": "checkpointing", "model": "llama3-70b", "accelerator": "b200", "checkpoint_writes": 10,
+            "checkpoint_folder": "/mnt/ckpt/llama3-70b"}
+    return Settings(**{**base, **over})
+
+
+def test_checkpoint_plan_counts_the_bytes_the_shard_plan_writes():
+    full = plan_bytes(ckpt_settings(), 8, 0, [])
+    assert full.data_bytes == plan_checkpoint("llama3-70b", 64).total_bytes * 10 and full.checkpoint
+    assert full.data_bytes / 10 / GIB == pytest.approx(911.21, abs=0.01)          # RULES.md: llama3-70b
+    assert "64 ranks, scale 1: 911.21 GiB x 10 writes in /mnt/ckpt/llama3-70b" in full.source
+    # 8 ranks without subset mode hold the whole model too (DP 1); subset mode writes the first 8 shards
+    assert plan_bytes(ckpt_settings(checkpoint_processes=8), 1, 0, []).data_bytes == \
+        plan_checkpoint("llama3-70b", 8).total_bytes * 10
+    subset = plan_bytes(ckpt_settings(checkpoint_processes=8, checkpoint_subset="true"), 1, 0, [])
+    assert subset.data_bytes / 10 / GIB == pytest.approx(113.90, abs=0.01)         # RULES.md: 70b subset
+    assert "subset mode" in subset.source
+
+
+def test_checkpoint_plan_follows_the_scale_as_the_campaign_does():
+    scaled = plan_bytes(ckpt_settings(model="llama3-8b", checkpoint_processes=4, checkpoint_scale="0.0001"), 1, 0, [])
+    assert scaled.data_bytes == ckpt_campaign.preflight_bytes("llama3-8b", 4, scale=0.0001, writes=10)
+    assert scaled.data_bytes == plan_checkpoint("llama3-8b", 4, scale=0.0001).total_bytes * 10
+    assert scaled.data_bytes < 120 * 10**6                             # about 11 MB a checkpoint, not 105 GiB
+    unusable = plan_bytes(ckpt_settings(checkpoint_processes=12), 1, 0, [])
+    assert unusable.data_bytes is None and "multiple of TP x PP = 8 x 1 = 8" in unusable.source
+
+
+@pytest.mark.parametrize(("over", "needle"), [
+    ({"checkpoint_processes": 12}, "llama3-70b with 12 processes: the count must be a multiple of TP x PP"),
+    ({"checkpoint_engine": "fast"}, "mlps_checkpointing_engine='fast': expected one of auto, dlio, native"),
+    ({"checkpoint_scale": 2}, "scale=2"),
+    ({"checkpoint_scale": 0.5, "checkpoint_engine": "dlio"}, "DLIO has no size scale"),
+    ({"checkpoint_subset": "maybe"}, "mlps_checkpointing_subset='maybe': expected true or false"),
+    ({"checkpoint_folder": "/mnt/x;rm -rf /"}, "mlps_checkpointing_folder"),
+])
+def test_checkpoint_settings_the_campaign_would_refuse_are_inventory_problems(over, needle):
+    problems = value_problems(ckpt_settings(**over))
+    assert any(needle in p for p in problems), problems
+
+
+def ckpt_gathered(engine: str, probe_result: dict | None = None, avail: int = 2**50, **over) -> Gathered:
+    folder = {"path": "/mnt/ckpt/llama3-8b", "exists": False, "probed": "/mnt/ckpt", "mountpoint": "/mnt/ckpt",
+              "fstype": "tmpfs", "avail_bytes": avail, "error": None}
+    probes = {h: probe(h) for h in HOSTS}
+    for value in probes.values():
+        value["paths"] = {**value["paths"], "checkpoint": folder}
+    values = settings(benchmark="checkpointing", model="llama3-8b", accelerator="b200", checkpoint_processes=3,
+                      checkpoint_scale=1 if engine == "dlio" else 0.001, checkpoint_engine=engine,
+                      checkpoint_folder="/mnt/ckpt/llama3-8b")
+    return gathered(settings={h: values for h in HOSTS}, probes=probes,
+                    ckpt_probe=probe_result if probe_result is not None else DLIO_200_PROBE, **over)
+
+
+DLIO_200_PROBE = {"rc": 0, "stdout": json.dumps({"dlio_version": "2.0.0", "config_keys": []})}
+DLIO_MLC_PROBE = {"rc": 0, "stdout": json.dumps({"dlio_version": "2.0.0.post1",
+                                                 "config_keys": ["num_checkpoints_read", "num_checkpoints_write"]})}
+
+
+def test_forced_dlio_engine_without_the_checkpoint_workload_fails_once_with_the_fix():
+    checks, _plan = build_checks(ckpt_gathered("dlio"))
+    (row,) = [c for c in checks if c.name == "checkpoint_engine"]
+    assert (row.host, row.failed, row.found) == ("h1", True, "lacks it")
+    assert "engine=dlio on h1: the installed DLIO 2.0.0 has no checkpoint-only workload" in row.detail
+    assert "mlps_checkpointing_engine=native" in row.fix and "MLCommons' DLIO build" in row.fix
+    assert [c.name for c in checks if c.failed] == ["checkpoint_engine"]
+
+
+@pytest.mark.parametrize(("engine", "probe_result", "ok", "found"), [
+    ("dlio", DLIO_MLC_PROBE, True, "has it"),
+    ("auto", DLIO_200_PROBE, True, "native engine (OPEN only)"),
+    ("auto", DLIO_MLC_PROBE, True, "DLIO"),
+    ("native", {"failed": True, "msg": "not run"}, True, "native engine (OPEN only)"),
+    ("auto", {"rc": 1, "stderr": "No module named dlio_benchmark"}, None, ""),
+])
+def test_the_engine_row_follows_the_launchers_dlio(engine, probe_result, ok, found):
+    checks, _plan = build_checks(ckpt_gathered(engine, probe_result))
+    (row,) = [c for c in checks if c.name == "checkpoint_engine"]
+    assert (row.ok, row.found) == (ok, found)
+    assert not [c for c in checks if c.failed]
+
+
+def test_a_dlio_probe_that_failed_fails_a_forced_dlio_engine():
+    checks, _plan = build_checks(ckpt_gathered("dlio", {"rc": 1, "stderr": "No module named dlio_benchmark"}))
+    (row,) = [c for c in checks if c.name == "checkpoint_engine"]
+    assert row.failed and "No module named dlio_benchmark" in row.detail
+
+
+def test_checkpoint_capacity_is_checked_on_the_checkpoint_folder_with_the_scaled_bytes():
+    need = ckpt_campaign.preflight_bytes("llama3-8b", 3, scale=0.001, writes=10)
+    checks, plan = build_checks(ckpt_gathered("auto", avail=need - 1))
+    assert plan.data_bytes == need
+    rows = [c for c in checks if c.name == "data_capacity"]
+    assert [c.host for c in rows if c.failed] == HOSTS
+    assert "/mnt/ckpt (tmpfs)" in rows[0].found and "/mnt/ckpt/llama3-8b on h1" in rows[0].detail
+    assert "mlps_checkpointing_folder" in rows[0].fix
+    checks, _plan = build_checks(ckpt_gathered("auto", avail=need))
+    assert all(c.ok for c in checks if c.name == "data_capacity")
+    assert [c.name for c in checks].index("checkpoint_engine") == [c.name for c in checks].index("dlio_import") + 3
 
 
 def test_checkpoint_ranks_per_host_follow_the_placement():
@@ -254,7 +340,7 @@ def test_a_healthy_cluster_passes_every_check_in_the_stable_order():
     # the controller has no data directory here, so only the clients can compare the two
     assert [(c.name, c.host, c.ok) for c in failed] == [("fs_separation", "controller", None)]
     names = list(dict.fromkeys(c.name for c in checks))
-    assert names == list(CHECKS)
+    assert names == [name for name in CHECKS if name != "checkpoint_engine"]       # a checkpointing-only check
     assert [c.host for c in checks if c.name == "venv"] == HOSTS
     assert by_key(checks)[("results_capacity", "controller")].ok
     assert plan.data_bytes == datasize.total_disk_bytes(16, get_training_workload("unet3d", "h100"))

@@ -2,20 +2,21 @@
 the controller side of a checkpointing campaign, in the controller's own Python.
 
 Every piece of logic lives in mlps_rules.ckpt_campaign (and the helpers it reuses from
-mlps_rules.campaign); this adapter only maps task arguments to it, so the results tree is written on
-the controller whatever host the task names.
+mlps_rules.campaign and mlps_rules.phase); this adapter only maps task arguments to it, so the
+results tree is written on the controller whatever host the task names. An invocation takes two
+steps, phase_start and phase_end, as a training phase does (mlps_campaign); their results have the
+shape callback_plugins/mlps_leaves.py follows (marker, leaf, stamp; then status).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from ansible.plugins.action import ActionBase
 
 ARGUMENT_SPEC = {
-    "op": {"type": "str", "required": True, "choices": ["plan", "leaf", "command", "metadata", "collect", "results"]},
+    "op": {"type": "str", "required": True, "choices": ["plan", "phase_start", "phase_end", "results"]},
     # plan
     "model": {"type": "str"},
     "processes": {"type": "raw", "default": 0},
@@ -35,28 +36,26 @@ ARGUMENT_SPEC = {
     "division": {"type": "str", "default": "closed"},
     "org": {"type": "str", "default": "mlps"},
     "system": {"type": "str", "default": "mlps-system"},
-    # leaves
+    # one invocation
     "workload_dir": {"type": "path"},
-    "leaf": {"type": "path"},
-    "stamp": {"type": "str"},
-    "data": {"type": "dict", "default": {}},
-    "files": {"type": "dict", "default": {}},
-    "copies": {"type": "dict", "default": {}},
-    "configs": {"type": "dict", "default": {}},
-    "archives": {"type": "list", "elements": "path", "default": []},
-    # command lines
     "campaign": {"type": "dict", "default": {}},
     "invocation": {"type": "dict", "default": {}},
-    "output_folder": {"type": "str"},
-    "dlio": {"type": "str"},
-    "config_dir": {"type": "str"},
-    "python": {"type": "str"},
-    "engine_file": {"type": "str"},
-    "plan_file": {"type": "str"},
-    "transfer_size": {"type": "str", "default": "4MiB"},
-    "odirect": {"type": "bool", "default": False},
-    "fsync": {"type": "bool", "default": True},
-    "time_between": {"type": "float"},
+    "staging_dir": {"type": "str"},
+    "engine_args": {"type": "dict", "default": {}},
+    "mpi": {"type": "dict", "default": {}},
+    "context": {"type": "dict", "default": {}},
+    "files": {"type": "dict", "default": {}},
+    "copies": {"type": "dict", "default": {}},
+    "leaf": {"type": "path"},
+    "stamp": {"type": "str"},
+    "label": {"type": "str", "default": "invocation"},
+    "hosts_order": {"type": "list", "elements": "str", "default": []},
+    "launcher": {"type": "str"},
+    "archives": {"type": "dict", "default": {}},
+    "job": {"type": "dict", "default": {}},
+    "waited": {"type": "dict", "default": {}},
+    "samples": {"type": "dict", "default": {}},
+    "unreachable": {"type": "list", "elements": "str", "default": []},
 }
 
 
@@ -102,49 +101,20 @@ class ActionModule(ActionBase):
         plan["host_probes"] = probes
         return {"changed": False, "campaign": plan}
 
-    def _leaf(self, cc, a, check):
-        if check:
-            stamp = "YYYYMMDD_HHMMSS"
-            path = Path(a["workload_dir"]) / stamp
-        else:
-            path, stamp = cc.allocate_leaf(Path(a["workload_dir"]))
-        return {"changed": not check, "leaf": str(path), "stamp": stamp, "metadata_file": cc.metadata_name(stamp)}
+    def _phase_start(self, cc, a, check):
+        return cc.start_invocation(plan=_plain(a["campaign"]), invocation=_plain(a["invocation"]),
+                                   staging_dir=a["staging_dir"], engine=_plain(a["engine_args"]),
+                                   mpi=_plain(a["mpi"]), context=_plain(a["context"]), files=_plain(a["files"]),
+                                   copies=_plain(a["copies"]), check=check)
 
-    def _command(self, cc, a, check):
-        plan, invocation = _plain(a["campaign"]), _plain(a["invocation"])
-        if plan.get("engine") == "dlio":
-            argv, overrides = cc.dlio_command(dlio=a["dlio"], config_dir=a["config_dir"], plan=plan,
-                                              invocation=invocation, folder=plan["folder"],
-                                              output_folder=a["output_folder"], time_between=a["time_between"])
-            return {"changed": False, "argv": argv, "overrides": overrides, "configs": {}}
-        argv, overrides = cc.native_command(
-            python=a["python"], engine=a["engine_file"], plan_file=a["plan_file"], plan=plan, invocation=invocation,
-            folder=plan["folder"], output_folder=a["output_folder"], transfer_size=a["transfer_size"],
-            odirect=a["odirect"], fsync=a["fsync"], time_between=a["time_between"])
-        configs = cc.native_configs(plan, invocation, overrides, a["fsync"], argv)
-        return {"changed": False, "argv": argv, "overrides": overrides, "configs": configs}
-
-    def _metadata(self, cc, a, check):
+    def _phase_end(self, cc, a, check):
         if check:
-            return {"changed": False}
-        leaf = Path(a["leaf"])
-        for name, content in _plain(a["files"]).items():
-            cc.campaign.write_json_atomic(leaf / cc.campaign.check_name("file name", name), content)
-        if a["configs"]:
-            cc.write_configs(leaf, _plain(a["configs"]))
-        for name, source in _plain(a["copies"]).items():
-            if source and Path(source).is_file():
-                shutil.copyfile(source, leaf / cc.campaign.check_name("file name", name))
-        meta = cc.update_metadata(leaf, a["stamp"], _plain(a["data"]))
-        return {"changed": True, "status": meta.get("status")}
-
-    def _collect(self, cc, a, check):
-        if check:
-            return {"changed": False, "files": []}
-        files = cc.campaign.extract_outputs(a["archives"], a["leaf"])
-        for archive in a["archives"]:
-            Path(archive).unlink(missing_ok=True)
-        return {"changed": bool(files), "files": files}
+            return {"changed": False, "leaf": a["leaf"], "status": "skipped"}
+        ended = cc.end_invocation(leaf=a["leaf"], stamp=a["stamp"], label=a["label"], hosts=a["hosts_order"],
+                                  launcher=a["launcher"], archives=_plain(a["archives"]), job=_plain(a["job"]),
+                                  waited=_plain(a["waited"]), samples=_plain(a["samples"]),
+                                  unreachable=a["unreachable"])
+        return {"changed": True, **ended}
 
     def _results(self, cc, a, check):
         if check:

@@ -16,11 +16,16 @@ description:
     use, more ranks on a client than O(max_ranks_per_host) (or its CPUs), a checkpoint folder without
     room for O(writes) checkpoints - before anything is written. It also decides one invocation or
     two (writes, cache drop, reads) from the 3x-memory rule.
-  - V(leaf) allocates a new leaf in the workload folder (exclusive mkdir, never an existing one);
-    V(command) builds the argv of DLIO or of the native engine and the overrides (and, for the native
-    engine, the dlio_config YAMLs); V(metadata) merges O(data) into the leaf's metadata and writes
-    O(files), O(configs) and O(copies) (atomically); V(collect) unpacks the hosts' output archives
-    into the leaf; V(results) writes the workload's results.json.
+  - V(phase_start) runs one invocation's controller side before the launch, as C(mlps_campaign)
+    V(phase_start) does for a training phase - allocates a new leaf in the workload folder
+    (exclusive mkdir), builds the argv of DLIO or of the native engine and the exact mpirun command,
+    writes O(files), O(copies) and (native engine) the dlio_config YAMLs, and records the leaf as
+    running. Its result names the staging paths of the invocation (stage, marker, lease, stop, series,
+    log, stdout, stderr).
+  - V(phase_end) unpacks the clients' archives into the leaf (the launcher's last), decides the
+    status from the launch's job (completed, failed, timed_out or interrupted) and records it with
+    the timings, the progress and, on failure, the hosts and the reason. V(results) writes the
+    workload's results.json.
 version_added: "0.1.0"
 author: mlps developers
 options:
@@ -28,7 +33,7 @@ options:
     description: The step.
     type: str
     required: true
-    choices: [plan, leaf, command, metadata, collect, results]
+    choices: [plan, phase_start, phase_end, results]
   model: {description: "llama3-8b, llama3-70b, llama3-405b or llama3-1t (plan).", type: str}
   processes: {description: "Ranks; 0 = the model's CLOSED count (plan).", type: raw, default: 0}
   hosts: {description: Clients, launcher first (plan)., type: list, elements: str}
@@ -53,51 +58,61 @@ options:
   division: {description: closed or open (plan)., type: str, default: closed}
   org: {description: Organisation folder (plan)., type: str, default: mlps}
   system: {description: System folder (plan)., type: str, default: mlps-system}
-  workload_dir: {description: The workload folder (leaf, results)., type: path}
-  leaf: {description: Leaf folder (metadata, collect)., type: path}
-  stamp: {description: The leaf's time stamp (metadata)., type: str}
-  data: {description: Metadata keys to merge (metadata)., type: dict, default: {}}
-  files: {description: JSON files to write in the leaf, name to content (metadata)., type: dict, default: {}}
-  copies: {description: Controller files to copy into the leaf, name to path (metadata)., type: dict, default: {}}
-  configs: {description: "YAML texts for the leaf's dlio_config/, name to text (metadata).", type: dict, default: {}}
-  archives:
-    description: Tar archives to unpack into the leaf, in order (collect).
-    type: list
-    elements: path
-    default: []
-  campaign: {description: The plan returned by op plan (command)., type: dict, default: {}}
-  invocation: {description: "One of the plan's invocations: name, writes, reads (command).", type: dict, default: {}}
-  output_folder: {description: Folder the engine writes its summary and logs to (command)., type: str}
-  dlio: {description: Path of dlio_benchmark (command, engine dlio)., type: str}
-  config_dir: {description: Checkpointing config folder on the clients (command, engine dlio)., type: str}
-  python: {description: Client venv's python (command, engine native)., type: str}
-  engine_file: {description: Path of mlps_ckpt_native.py on the clients (command, engine native)., type: str}
-  plan_file: {description: Path of the plan JSON on the clients (command, engine native)., type: str}
-  transfer_size: {description: Bytes per write/read call (command, engine native)., type: str, default: 4MiB}
-  odirect: {description: O_DIRECT (command, engine native)., type: bool, default: false}
-  fsync: {description: fsync every file (command, engine native)., type: bool, default: true}
-  time_between: {description: Seconds slept before each checkpoint (command)., type: float}
+  workload_dir: {description: The workload folder (results)., type: path}
+  campaign: {description: The plan returned by op plan (phase_start)., type: dict, default: {}}
+  invocation:
+    description: "One of the plan's invocations: name, writes, reads (phase_start)."
+    type: dict
+    default: {}
+  staging_dir: {description: "The campaign's staging folder on the clients (phase_start).", type: str}
+  engine_args:
+    description:
+      - The engine's settings (phase_start) - dlio and config_dir for DLIO; python, engine_file,
+        plan_file, transfer_size, odirect and fsync for the native engine; time_between for both.
+    type: dict
+    default: {}
+  mpi:
+    description: "mpirun, implementation, hosts, as_root, rsh_agent, prefix, mca, env (names only) (phase_start)."
+    type: dict
+    default: {}
+  context: {description: The campaign-wide part of every leaf's metadata (phase_start)., type: dict, default: {}}
+  files: {description: JSON files to write in the leaf, name to content (phase_start)., type: dict, default: {}}
+  copies: {description: Controller files to copy into the leaf, name to path (phase_start)., type: dict, default: {}}
+  leaf: {description: The leaf phase_start returned (phase_end)., type: path}
+  stamp: {description: The leaf's time stamp (phase_end)., type: str}
+  label: {description: The invocation's name (phase_end)., type: str, default: invocation}
+  hosts_order: {description: Clients, launcher first (phase_end)., type: list, elements: str, default: []}
+  launcher: {description: The client that ran mpirun (phase_end)., type: str}
+  archives: {description: Host to its fetched output archive on the controller (phase_end)., type: dict, default: {}}
+  job: {description: The launch's final job record (phase_end)., type: dict, default: {}}
+  waited: {description: What mlps_phase_wait returned (phase_end)., type: dict, default: {}}
+  samples: {description: Host to the samples its sampler wrote (phase_end)., type: dict, default: {}}
+  unreachable: {description: Clients that left the play (phase_end)., type: list, elements: str, default: []}
 attributes:
   check_mode:
     support: full
-    description: plan and command run; nothing is written.
+    description: plan and phase_start run (phase_start returns the names and argv it would use); nothing is written.
 """
 
 EXAMPLES = r"""
-- name: Allocate a leaf
+- name: Write results.json from the leaves
   mlps_ckpt_campaign:
-    op: leaf
+    op: results
     workload_dir: /results/open/acme/results/sys1/checkpointing/llama3-8b
-  register: leaf
+  register: figures
 """
 
 RETURN = r"""
 campaign: {description: The plan (op plan)., type: dict, returned: op plan}
-leaf: {description: The leaf folder (op leaf)., type: str, returned: op leaf}
-stamp: {description: The leaf's time stamp (op leaf)., type: str, returned: op leaf}
-argv: {description: The engine's argv of one rank (op command)., type: list, elements: str, returned: op command}
-overrides: {description: DLIO overrides as dotted key to text (op command)., type: dict, returned: op command}
-configs: {description: "dlio_config YAML texts (op command, engine native).", type: dict, returned: op command}
-files: {description: Files unpacked (op collect)., type: list, elements: str, returned: op collect}
+leaf: {description: The leaf folder., type: str, returned: op phase_start and phase_end}
+stamp: {description: The leaf's time stamp., type: str, returned: op phase_start and phase_end}
+marker:
+  description: "The invocation's output folder on the clients, in every rank's argv (sampler follow)."
+  type: str
+  returned: op phase_start
+cmd: {description: The exact mpirun argv (op phase_start)., type: list, elements: str, returned: op phase_start}
+engine_argv: {description: The engine's argv of one rank., type: list, elements: str, returned: op phase_start}
+status: {description: "completed, failed, timed_out or interrupted (op phase_end).", type: str, returned: op phase_end}
+files: {description: Files unpacked into the leaf (op phase_end)., type: list, elements: str, returned: op phase_end}
 results: {description: The results.json document (op results)., type: dict, returned: op results}
 """

@@ -25,6 +25,7 @@ ARGUMENT_SPEC = {
     "launch": {"type": "dict", "default": {}},
     "sentinel": {"type": "dict", "default": {}},
     "controller": {"type": "dict", "default": {}},
+    "ckpt_probe": {"type": "dict", "default": {}},
     "skipped": {"type": "bool", "default": False},
     "skip_reason": {"type": "str", "default": ""},
 }
@@ -52,7 +53,7 @@ class ActionModule(ActionBase):
             gathered = preflight.Gathered(
                 hosts=args["hosts"], launcher=args["launcher"], settings=args["settings"], specs=args["specs"],
                 clocks=args["clocks"], probes=args["probes"], launch=args["launch"], sentinel=args["sentinel"],
-                controller=args["controller"])
+                controller=args["controller"], ckpt_probe=args["ckpt_probe"])
             checks, plan = preflight.build_checks(gathered)
         document = preflight.report_document(checks, plan, first, skipped=args["skipped"],
                                              skip_reason=args["skip_reason"])

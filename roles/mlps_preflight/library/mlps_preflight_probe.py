@@ -39,6 +39,12 @@ options:
     description: Results directory.
     type: path
     required: true
+  checkpoint_dir:
+    description:
+      - Checkpoint folder of a checkpointing campaign ("" = none); probed like the data directory and
+        returned as RV(paths.checkpoint) (a folder not created yet counts its nearest existing parent).
+    type: str
+    default: ""
   sentinel:
     description: Path of the shared-filesystem sentinel to look for ("" = none).
     type: str
@@ -110,7 +116,9 @@ mpirun:
   type: dict
   returned: unless only_paths
 paths:
-  description: data and results, each a statvfs probe (exists, probed, mountpoint, fstype, avail_bytes, st_dev, error).
+  description:
+    - data and results (and checkpoint with O(checkpoint_dir)), each a statvfs probe (exists, probed,
+      mountpoint, fstype, avail_bytes, st_dev, error).
   type: dict
   returned: always
 separation:
@@ -282,6 +290,8 @@ def sentinel_state(path, token):
 
 
 HUNG = "did not answer {what} within {seconds:g} s (hung mount?)"
+# The directories probed with statvfs: their results share one shape (see _path_state).
+PATH_PARTS = ("data", "results", "checkpoint")
 
 
 def _path_state(path, mounts):
@@ -315,6 +325,8 @@ def gather(p, check_mode):
     path_t, command_t = p["path_timeout"], p["command_timeout"]
     jobs = {"data": (_path_state, (p["data_dir"], mounts)), "results": (_path_state, (p["results_dir"], mounts)),
             "sentinel": (sentinel_state, (p["sentinel"], p["sentinel_token"]))}
+    if p["checkpoint_dir"]:
+        jobs["checkpoint"] = (_path_state, (p["checkpoint_dir"], mounts))
     if not p["only_paths"]:
         jobs.update(venv=(venv_state, (p["venv"],)),
                     dlio=(dlio_state, (p["venv"], p["dlio_module"], command_t), command_t + path_t),
@@ -323,12 +335,12 @@ def gather(p, check_mode):
     out = {}
     for key, outcome in done.items():
         out[key] = outcome["value"]
-        if outcome["error"] and not outcome["timed_out"] and key in ("data", "results"):
+        if outcome["error"] and not outcome["timed_out"] and key in PATH_PARTS:
             path = p[f"{key}_dir"]
             out[key] = {"path": path, "hung": False, "exists": None, "avail_bytes": None, "st_dev": None,
                         "error": outcome["error"]}
         elif outcome["timed_out"] or outcome["error"]:
-            out[key] = _failed_part(key, p, mounts, outcome, path_t if key in ("data", "results", "sentinel", "venv")
+            out[key] = _failed_part(key, p, mounts, outcome, path_t if key in (*PATH_PARTS, "sentinel", "venv")
                                     else command_t + path_t)
     if out["data"].get("hung") or out["results"].get("hung"):
         which = "data" if out["data"].get("hung") else "results"
@@ -346,7 +358,7 @@ def gather(p, check_mode):
 
 def _failed_part(key, p, mounts, outcome, seconds):
     """What a part that timed out (or crashed) returns, in the shape of its normal result."""
-    if key in ("data", "results"):
+    if key in PATH_PARTS:
         return _hung_path(p[f"{key}_dir"], mounts, seconds)
     hung = outcome["timed_out"]
     if key == "sentinel":
@@ -371,6 +383,7 @@ def main():
             "dlio_module": {"type": "str", "default": "dlio_benchmark.main"},
             "data_dir": {"type": "path", "required": True},
             "results_dir": {"type": "path", "required": True},
+            "checkpoint_dir": {"type": "str", "default": ""},
             "sentinel": {"type": "str", "default": ""},
             "sentinel_token": {"type": "str", "default": ""},
             "only_paths": {"type": "bool", "default": False},
@@ -381,14 +394,14 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    for name in ("data_dir", "results_dir"):
-        if not p[name].startswith("/"):
+    for name in ("data_dir", "results_dir", "checkpoint_dir"):
+        if p[name] and not p[name].startswith("/"):
             module.fail_json(msg=f"{name}={p[name]!r}: expected an absolute path such as /mnt/mlps/data")
     if not p["path_timeout"] > 0:
         module.fail_json(msg=f"path_timeout={p['path_timeout']:g}: expected seconds above 0, such as 5")
     parts = gather(p, module.check_mode)
     result = {"changed": False, "hostname": socket.gethostname(),
-              "paths": {"data": parts["data"], "results": parts["results"]},
+              "paths": {key: parts[key] for key in PATH_PARTS if key in parts},
               "separation": parts["separation"], "sentinel": parts["sentinel"]}
     if not p["only_paths"]:
         meminfo, _ = parse_meminfo(_read("/proc/meminfo") or "")

@@ -57,6 +57,12 @@ options:
     description: The mlps_preflight_probe result for the results directory on the controller.
     type: dict
     default: {}
+  ckpt_probe:
+    description:
+      - Checkpointing only - the launcher's C(mlps_ckpt_native.py --probe-dlio) command result (its stdout
+        is the probe's JSON), for the check that engine dlio has DLIO's checkpoint-only workload.
+    type: dict
+    default: {}
   skipped:
     description: Record a skipped preflight.
     type: bool

@@ -18,8 +18,8 @@ display = Display()
 
 ARGUMENT_SPEC = {
     "op": {"type": "str", "required": True,
-           "choices": ["plan", "resume", "datasize", "datagen_skipped", "phase_start", "phase_end", "metadata",
-                       "results"]},
+           "choices": ["plan", "configview", "resume", "datasize", "datagen_skipped", "phase_start", "phase_end",
+                       "metadata", "results"]},
     # plan
     "model": {"type": "str"},
     "accelerator": {"type": "str"},
@@ -113,6 +113,18 @@ class ActionModule(ActionBase):
                                                          a["model"]))
         plan["warnings"] = campaign.check_overrides(_plain(a["tunables"]), _plain(a["extra"]))
         return {"changed": False, "campaign": plan}
+
+    def _configview(self, campaign, a, check):
+        """The merged DLIO configuration of the runs, printed before anything runs."""
+        from mlps_rules import configview  # noqa: PLC0415
+
+        dlio = _plain(a["dlio_args"])
+        _argv, overrides = campaign.dlio_command(**dlio, output_folder="<the run's staging folder>/dlio")
+        text = configview.render(dlio["workload"], overrides)
+        display.display(f"  merged DLIO configuration of {dlio['workload']} (template + overrides):")
+        for line in text.splitlines():
+            display.display(f"    {line}")
+        return {"changed": False, "config": configview.merged(dlio["workload"], overrides)}
 
     def _resume(self, campaign, a, check):
         from mlps_rules import resume  # noqa: PLC0415

@@ -11,6 +11,7 @@ description:
     connects to the task's host. All logic is in C(mlps_rules) (campaign, phase, resume); O(op) picks the step.
   - V(plan) computes num_files_train and the rank placement from the start snapshot O(cluster_info)
     and stops with the rule and both numbers when a user value is too small (unless O(accept_undersized)).
+  - V(configview) prints the fully merged DLIO configuration of the runs (template + overrides).
   - V(resume) marks leaves an earlier campaign left C(running) as C(interrupted), and says whether
     this campaign continues the latest one (same plan, stopped early) and from which run.
   - V(datasize) writes the datasize leaf; V(datagen_skipped) records a reused dataset as a datagen
@@ -27,7 +28,7 @@ options:
     description: The step.
     type: str
     required: true
-    choices: [plan, resume, datasize, datagen_skipped, phase_start, phase_end, metadata, results]
+    choices: [plan, configview, resume, datasize, datagen_skipped, phase_start, phase_end, metadata, results]
   model: {description: Training model (plan)., type: str}
   accelerator: {description: Emulated accelerator (plan)., type: str}
   accelerators_per_host: {description: Ranks per client (plan)., type: int}

@@ -1,11 +1,14 @@
-"""Action plugin mlps_training_wait (documented in roles/mlps_training/library/mlps_training_wait.py):
-follow an async DLIO launch on the launcher, printing one progress line per poll, until it ends.
+"""Action plugin mlps_phase_wait (documented in library/mlps_phase_wait.py): follow an async launch of a
+campaign phase on the launcher - a DLIO datagen or training run, or a checkpointing invocation (DLIO or
+the native engine) - printing one progress line per interval, until it ends.
 
 One task instead of a looped include: a `when:` on a looped include_tasks is evaluated up front
 (DESIGN.md section 6) and a self-including poll file nests deeper with every poll. Each poll is one
-mlps_dlio_progress call on the launcher that reads the new log lines, waits up to a few seconds for
-the job to end (so the end is seen at once, not at the next poll) and touches the launch's lease;
-polls follow each other without a pause, so a stale lease really means the controller is gone.
+mlps_dlio_progress call on the launcher that reads the new log lines (it knows DLIO's lines and the
+native checkpoint engine's), waits up to a few seconds for the job to end (so the end is seen at
+once, not at the next poll) and touches the launch's lease; polls follow each other without a
+pause, so a stale lease really means the controller is gone. Shared by every campaign role, hence
+the repository-level action_plugins/ folder.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ display = Display()
 ARGUMENT_SPEC = {
     "jid": {"type": "str", "required": True},
     "log": {"type": "path", "required": True},
-    "label": {"type": "str", "default": "DLIO"},
+    "label": {"type": "str", "default": "phase"},
     "total_epochs": {"type": "int"},
     "interval": {"type": "float", "default": 10.0},
     "max_wait": {"type": "float", "default": 0.0},
@@ -47,12 +50,8 @@ class ActionModule(ActionBase):
         while True:
             poll = {"path": args["log"], "offset": offset, "job_id": args["jid"], "async_dir": async_dir,
                     "wait": min(POLL_WAIT, args["interval"])}
-            if state is not None:
-                poll["state"] = state
-            if args["total_epochs"]:
-                poll["total_epochs"] = args["total_epochs"]
-            if args["lease_file"]:
-                poll["lease_file"] = args["lease_file"]
+            optional = {"state": state, "total_epochs": args["total_epochs"], "lease_file": args["lease_file"]}
+            poll.update({key: value for key, value in optional.items() if value})
             progress = self._execute_module(module_name="mlps_dlio_progress", module_args=poll, task_vars=task_vars)
             if progress.get("failed"):
                 result.update(failed=True, finished=False, job={}, msg=f"{args['label']}: {progress.get('msg')}")
