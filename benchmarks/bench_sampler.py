@@ -134,7 +134,10 @@ def main() -> int:  # noqa: PLR0915 - one straight measurement script
                ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{os.environ.get('PATH', '')}")
     started: list[subprocess.Popen] = []
     try:
-        idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(86400)"])
+        # the idle baseline also stands for the phase the campaign's sampler follows (follow=marker):
+        # the module scans /proc for it every 2 s, as in a real run
+        marker = f"mlps-bench-phase-{tmp.name}"
+        idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(86400)", marker])
         started.append(idle)
         alone_out, alone_stop = tmp / "alone.jsonl", tmp / "alone.stop"
         alone = subprocess.Popen([sys.executable, str(SCRIPT), "--output", str(alone_out), "--interval", str(interval),
@@ -143,7 +146,7 @@ def main() -> int:  # noqa: PLR0915 - one straight measurement script
         started.append(alone)
         module_out, module_stop = tmp / "module.jsonl", tmp / "module.stop"
         args = {"output": str(module_out), "stop_file": str(module_stop), "interval": interval,
-                "max_duration": duration + 300}
+                "max_duration": duration + 300, "follow": marker}
         launch = subprocess.run(
             [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"), "-m", "mlps_sampler",
              "-B", str(int(duration) + 400), "-P", "0", "-a", json.dumps(args)],

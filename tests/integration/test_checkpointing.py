@@ -189,9 +189,13 @@ def test_preflight_says_the_installed_dlio_lacks_the_workload_for_a_forced_dlio_
                    mlps_checkpointing_num_checkpoints_write=1, mlps_checkpointing_num_checkpoints_read=1)
     assert run.rc != 0
     (message,) = run.messages()
-    assert "preflight failed: 1 of " in message and "checkpoint_engine on localhost" in message
-    (row,) = [r for r in json.loads((results / "preflight.json").read_text())["checks"] if not r["ok"]]
-    assert (row["name"], row["host"], row["found"]) == ("checkpoint_engine", "localhost", "lacks it")
+    # both problems in one report: DLIO's missing workload, and no room for a full-size (unscaled) checkpoint
+    assert "preflight failed: 2 of " in message
+    assert "checkpoint_engine on localhost; data_capacity on localhost" in message
+    failed = {r["name"]: r for r in json.loads((results / "preflight.json").read_text())["checks"] if r["ok"] is False}
+    assert sorted(failed) == ["checkpoint_engine", "data_capacity"]
+    row = failed["checkpoint_engine"]
+    assert (row["host"], row["found"]) == ("localhost", "lacks it")
     assert "the installed DLIO 2.0.0 has no checkpoint-only workload" in row["detail"]
     assert "mlps_checkpointing_engine=native" in row["fix"] and "MLCommons' DLIO build" in row["fix"]
     # stopped before the campaign: no leaf, no checkpoint file
@@ -206,7 +210,8 @@ def test_preflight_stops_a_checkpoint_folder_without_room_before_the_campaign(tm
     assert run.rc != 0
     (row,) = [r for r in json.loads((results / "preflight.json").read_text())["checks"] if not r["ok"]]
     assert (row["name"], row["host"]) == ("data_capacity", "localhost")
-    assert f"{shm_data}/checkpoints/llama3-8b on localhost" in row["detail"] and "1047.04 GiB" in row["detail"]
+    assert f"{shm_data}/checkpoints/llama3-8b on localhost" in row["detail"]
+    assert f"the plan needs {CKPT_8B * 10 / 2**30:.2f} GiB" in row["detail"]
     assert "mlps_checkpointing_folder" in row["fix"]
     assert not workload(results, "closed").exists()
 

@@ -86,6 +86,10 @@ def check_tree(results: Path, hosts: list[str], ranks: int, files: int = 16) -> 
         assert meta["ranks_per_host"] == {host: ranks // len(hosts) for host in hosts}
         assert meta["undersized"] is True and meta["submittable"] is False
         assert meta["timings"]["mpirun_seconds"] > 0
+        # the preflight ran (not skipped), and its report travels with every leaf
+        assert meta["preflight"] == {"skipped": False, "reason": "", "report": "preflight.json"}
+        assert json.loads((leaf / "preflight.json").read_text())["ok"] is True
+        assert meta["campaign_id"] == planned["campaign_id"]
         series = leaf / f"training_{leaf.name}_timeseries"
         assert sorted(p.stem for p in series.iterdir()) == sorted(hosts)
         for host in hosts:

@@ -65,9 +65,11 @@ def test_a_folder_that_cannot_be_written_is_named_with_its_host(tmp_path, client
 
 
 def test_dlio_failing_stops_the_campaign_and_its_logs_stay_in_the_leaf(tmp_path, client_venv, shm_data):
-    # no dataset and datagen=never: every rank fails to find its files
+    # no dataset and datagen=never: every rank fails to find its files; the preflight is skipped
+    # here, which every leaf records
     shm_data.mkdir()
-    _run, message = attempt(tmp_path, client_venv, shm_data, mlps_training_datagen="never")
+    _run, message = attempt(tmp_path, client_venv, shm_data, mlps_training_datagen="never",
+                            mlps_preflight_skip=True)
     workload = tmp_path / "results" / "closed" / "mlps" / "results" / "bad" / "training" / "unet3d"
     (leaf,) = sorted((workload / "run").iterdir())
     record = json.loads((leaf / f"training_{leaf.name}_metadata.json").read_text())
@@ -76,3 +78,4 @@ def test_dlio_failing_stops_the_campaign_and_its_logs_stay_in_the_leaf(tmp_path,
     stderr = (leaf / "training_run.stderr.log").read_text()
     assert stderr.strip(), "DLIO's stderr is kept in the leaf"
     assert str(leaf) in message  # the message says where the logs are
+    assert record["preflight"]["skipped"] is True and record["preflight"]["reason"]
