@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv system-deps demo test lint unit integration bench clean
+.PHONY: venv system-deps demo test lint unit integration faults fuzz bench clean
 
 # The controller venv, rebuilt only when its lock or the package metadata change.
 $(STAMP): requirements/controller.lock pyproject.toml
@@ -37,10 +37,17 @@ lint: venv
 	for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i inventory/localhost.ini --syntax-check "$$p" >/dev/null || exit 1; done
 
 unit: venv
-	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/unit tests/fuzz $(PYTEST_ARGS)
 
 integration: venv system-deps
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+faults: venv system-deps
+	$(BIN)/pytest -q tests/faults $(PYTEST_ARGS)
+
+# The long fuzzing run (100,000 generated inputs; the suite runs a few hundred per target).
+fuzz: venv
+	$(BIN)/python benchmarks/bench_fuzz.py
 
 test: venv system-deps lint
 	$(BIN)/pytest -q tests $(PYTEST_ARGS)

@@ -14,8 +14,6 @@ from pathlib import Path
 from tests.integration.playbook import BIN, ROOT
 from tests.integration.test_training import TINY
 
-SAMPLER = "AnsiballZ_mlps_sampler"
-
 
 def fault_vars(results: Path, data: Path, **extra) -> dict:
     """The tiny campaign of tests/integration/test_training.py with its own staging folder, whose
@@ -60,8 +58,17 @@ def metadata(leaf: Path) -> dict:
     return json.loads((leaf / f"training_{leaf.name}_metadata.json").read_text())
 
 
+def _holds(entry: Path, marker: str) -> bool:
+    """Whether a process has a file open under `marker` (a sampler writing its series there)."""
+    try:
+        return any(marker in os.readlink(fd) for fd in (entry / "fd").iterdir())
+    except OSError:
+        return False
+
+
 def processes(marker: str, pids: set[int] | None = None) -> list[str]:
-    """Command lines of live processes holding `marker` (optionally only among `pids`)."""
+    """Command lines of live processes holding `marker` in their argv (mpirun, DLIO ranks) or in an
+    open file (samplers; their arguments are not on their command line), optionally among `pids`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -73,7 +80,7 @@ def processes(marker: str, pids: set[int] | None = None) -> list[str]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if marker.encode() in raw and state != "Z":
+        if state != "Z" and (marker.encode() in raw or _holds(entry, marker)):
             found.append(raw.replace(b"\0", b" ").decode(errors="replace"))
     return found
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlps_rules.ckpt_campaign import preflight_bytes
+from tests.faults import live
 from tests.integration.playbook import PlaybookRun, run_playbook
 from tests.venvs import LOCAL_INVENTORY, cluster_vars
 
@@ -229,3 +231,29 @@ def test_campaign_on_three_hosts(cluster3, cluster_venv, tmp_path, shm_data):
     ranks_on = {json.loads((write / f"{rank}_output.json").read_text())["hostname"] for rank in range(12)}
     assert len(ranks_on) == 3                      # the ranks really ran on three hosts
     check_verdict(run, results)
+
+
+def test_sigint_mid_invocation_stops_it_on_the_host_and_marks_the_leaf_interrupted(tmp_path, client_venv, shm_data):
+    # the checkpointing action's phase_start/phase_end results follow callback_plugins/mlps_leaves.py's shape,
+    # and the launch carries a lease (mlps_mpirun lease_file) that stops it once nobody follows it
+    results = tmp_path / "results"
+    staging = f"/var/tmp/mlps-ckpt-fault-{uuid.uuid4().hex[:8]}"
+    extra = {"mlps_results_dir": str(results), "mlps_data_dir": str(shm_data), **TINY, "mlps_venv": str(client_venv),
+             "mlps_checkpointing_staging_dir": staging, "mlps_checkpointing_processes": 2,
+             "mlps_checkpointing_time_between_checkpoints": 2, "mlps_checkpointing_facts": False}
+    proc = live.start("run_checkpointing.yml", LOCAL_INVENTORY, extra, tmp_path / "run.log")
+    try:
+        live.wait_for(lambda: "write: writes 1/10" in (tmp_path / "run.log").read_text(), 300, "the first write")
+        proc.send_signal(signal.SIGINT)
+        rc = live.finish(proc, 120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc != 0
+    live.wait_for(lambda: not live.processes(staging) and not live.processes(live.SAMPLER), 30,
+                  "the launch and the samplers to stop")
+    (leaf,) = sorted(p for p in workload(results).iterdir() if p.is_dir())
+    meta = metadata(leaf)
+    assert meta["status"] == "interrupted", meta
+    assert meta["invocation"]["name"] == "write" and "interrupted" in meta["message"]
+    shutil.rmtree(staging, ignore_errors=True)

@@ -43,7 +43,8 @@ def attempt(tmp_path, client_venv, data, **extra):
 def test_an_impossible_workload_stops_before_anything_is_written(tmp_path, client_venv, shm_data, extra, expected):
     _run, message = attempt(tmp_path, client_venv, shm_data, **extra)
     assert expected in message and "localhost" in message, message
-    assert not (tmp_path / "results" / "closed").exists() and not shm_data.exists()
+    assert not (tmp_path / "results" / "closed").exists()  # no leaf; only the preflight's probe ran
+    assert (list(shm_data.iterdir()) if shm_data.exists() else []) == []  # and nothing in the data folder
 
 
 def test_accelerators_the_memory_cannot_hold_are_refused_naming_the_host(tmp_path, client_venv, shm_data):

@@ -199,3 +199,15 @@ def test_a_user_file_count_that_does_not_split_over_the_ranks_is_refused_with_th
         campaign.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=1,
                                hosts=["h0", "h1", "h2"], cluster_info=info, num_files_train=16,
                                accept_undersized=True)
+
+
+def test_a_reused_dataset_becomes_the_one_datagen_leaf_only_when_there_is_none(tmp_path):
+    workload = tmp_path / "wl"
+    evidence = {"matches": True, "found_files": 16, "total_bytes": 16 * 2**20}
+    leaf = campaign.record_skipped_datagen(workload, evidence, {"campaign_id": "C1", "model": "unet3d"})
+    record = json.loads((leaf / campaign.metadata_name(leaf.name)).read_text())
+    assert record["status"] == "skipped" and record["dataset_check"] == evidence and record["campaign_id"] == "C1"
+    assert "already holds a dataset matching the plan" in record["message"]
+    # a second reuse adds nothing: the workload keeps exactly one datagen leaf (TRAIN-DATAGEN-ONE)
+    assert campaign.record_skipped_datagen(workload, evidence, {}) is None
+    assert len(list((workload / "datagen").iterdir())) == 1
