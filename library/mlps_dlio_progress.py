@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: mlps_dlio_progress
-short_description: Read the progress of a DLIO run (datagen or training) from its log
+short_description: Read the progress of a DLIO run (datagen, training, checkpointing) from its log
 description:
   - Reads the lines DLIO 2.0.0 appended to its log (C(dlio.log) or the captured stderr of mpirun)
     since the previous call and returns the phase (datagen, train, eval, checkpoint, done), epoch,
@@ -96,7 +96,7 @@ progress:
   returned: always
   type: dict
   contains:
-    phase: {description: "waiting, starting, datagen, train, eval, checkpoint or done", type: str}
+    phase: {description: "waiting, starting, datagen, train, eval, checkpoint, checkpointing or done", type: str}
     epoch: {description: Current epoch (1-based), type: int}
     epochs: {description: The O(total_epochs) given, type: int}
     step: {description: Highest training step any rank reported in the current epoch, type: int}
@@ -108,6 +108,10 @@ progress:
     elapsed: {description: Seconds since the first stamped log line, type: float}
     eta: {description: Estimated seconds left from the rate seen so far, type: float}
     done: {description: True once DLIO logged the end of the job, type: bool}
+    writes: {description: Checkpoints the checkpointing engine will write (null for training), type: int}
+    reads: {description: Checkpoints it will read back, type: int}
+    writes_done: {description: Checkpoints written so far, type: int}
+    reads_done: {description: Checkpoints read so far, type: int}
   sample: {phase: train, epoch: 2, epochs: 5, step: 120, steps_per_epoch: 500, fraction: 0.248,
            percent: 24, elapsed: 72.0, eta: 218.3, done: false}
 offset:

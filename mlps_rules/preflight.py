@@ -770,7 +770,15 @@ def _filesystem_checks(v: _View) -> list[Check]:
     launcher_seen = (v.ok_probes.get(v.g.launcher) or {}).get("sentinel") or {}
     launcher_inode = launcher_seen.get("st_ino") if launcher_seen.get("exists") else None
     for host in v.g.hosts:
-        if len(v.g.hosts) == 1:
+        written = v.g.sentinel or {}
+        if len(v.g.hosts) == 1 and written.get("failed"):
+            # one client shares nothing, but its data directory must still be creatable
+            data_dir = v.settings[host].data_dir
+            rows.append(_row("data_shared", host, False, f"{data_dir} can be created and written", "not created",
+                             f"{host} could not create {data_dir}: {_text(written.get('msg'))}",
+                             f"mkdir -p {data_dir} on {host} with write access for the campaign's user, or set "
+                             "mlps_data_dir to a folder that can be created"))
+        elif len(v.g.hosts) == 1:
             rows.append(_row("data_shared", host, True, "one client: nothing to share", "single host"))
         elif v.g.launcher in v.unreachable:
             rows.append(_row("data_shared", host, None, detail=f"not run: the launcher {v.g.launcher} is unreachable"))

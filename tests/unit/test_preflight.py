@@ -421,6 +421,15 @@ def test_one_host_needs_no_shared_filesystem():
     assert rows[("data_shared", "h1")].ok and "clock_skew" not in {n for n, h in rows if h == preflight.CLUSTER}
 
 
+def test_one_host_whose_data_directory_cannot_be_created_is_named():
+    g = gathered(hosts=["h1"], launch={"rc": 0, "stdout": "h1\n"},
+                 sentinel={"failed": True, "msg": "/mnt/data: [Errno 20] Not a directory"})
+    row = by_key(build_checks(g)[0])[("data_shared", "h1")]
+    assert row.ok is False and row.failed
+    assert "h1 could not create /mnt/data" in row.detail and "Not a directory" in row.detail
+    assert "mkdir -p /mnt/data on h1" in row.fix
+
+
 def test_no_hosts_is_a_user_error():
     with pytest.raises(UserError, match="no clients"):
         build_checks(gathered(hosts=[]))

@@ -79,7 +79,7 @@ options:
   launcher: {description: The launcher (phase_end)., type: str}
   archives: {description: Fetched staging archives, host to path (phase_end)., type: dict, default: {}}
   job: {description: The launch's async result (phase_end)., type: dict, default: {}}
-  waited: {description: What mlps_training_wait returned (phase_end)., type: dict, default: {}}
+  waited: {description: What mlps_phase_wait returned (phase_end)., type: dict, default: {}}
   samples: {description: Time-series samples per host (phase_end)., type: dict, default: {}}
   drop_evidence: {description: Page-cache drop evidence per host (phase_end)., type: dict, default: {}}
   unreachable:
