@@ -31,8 +31,9 @@ TINY = {
     "mlps_checkpointing_system": "test-sys",
     "mlps_checkpointing_poll_interval": 1,
     "mlps_checkpointing_run_timeout": 300,
-    # long enough that each invocation outlasts the gap between them (CKPT-TS-GAP)
-    "mlps_checkpointing_time_between_checkpoints": 1,
+    # long enough that each invocation (10 x 2.5 s) outlasts the gap between them (CKPT-TS-GAP) even on
+    # a loaded machine, where collecting the writes and starting the reads can take 10 s or more
+    "mlps_checkpointing_time_between_checkpoints": 2.5,
 }
 # What a scaled native OPEN run is expected to report: nothing else may show up.
 EXPECTED_OPEN = {"CKPT-ENGINE", "CKPT-PARAMS"}
@@ -223,7 +224,7 @@ def test_campaign_on_three_hosts(cluster3, cluster_venv, tmp_path, shm_data):
     results = tmp_path / "results"
     run = campaign(cluster3.inventory, results, shm_data,
                    **cluster_vars(mlps_checkpointing_processes=12, mlps_checkpointing_max_ranks_per_host=4,
-                                  mlps_checkpointing_time_between_checkpoints=1.5))
+                                  mlps_checkpointing_time_between_checkpoints=2.5))
     assert run.rc == 0, run.messages() or run.stdout[-3000:]
     hosts = [line.split()[0] for line in cluster3.inventory.read_text().splitlines() if "ansible_host=" in line]
     assert len(hosts) == 3
