@@ -513,3 +513,10 @@ def test_sentinel_and_venv_state(tmp_path):
     state = probe_module.venv_state(str(venv))
     assert state["marker"] == MARKER and state["python_ok"] is False
     assert probe_module.mpirun_state(str(venv / "bin" / "mpirun"), 5)["error"].endswith("no such file")
+
+
+def test_the_report_lists_the_checks_of_its_campaign_in_a_stable_order():
+    checks, plan = build_checks(gathered())
+    names = preflight.report_document(checks, plan, {})["check_names"]
+    assert names == [n for n in preflight.CHECKS if n != "checkpoint_engine"]  # training: no engine check
+    assert list(dict.fromkeys(c.name for c in checks)) == names
