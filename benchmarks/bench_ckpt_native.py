@@ -32,8 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from mlps.plan.checkpoint import GIB, plan_checkpoint
 from mlps_module_utils.mlps_ckpt_native import Io, checkpoint_dir, parse_size
-from mlps_rules.checkpoint_plan import GIB, plan_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = ROOT / "module_utils" / "mlps_ckpt_native.py"

@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mlps_rules import cli  # noqa: E402
-from mlps_rules.verify import verify  # noqa: E402
+from mlps import cli  # noqa: E402
+from mlps.rulebook.verify import verify  # noqa: E402
 from tests.unit.test_report_builders import write_epochs, write_timeseries  # noqa: E402
 from tests.unit.test_rules_synthetic import START, stamp, write_training_leaf  # noqa: E402
 

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 
-from mlps_rules.registry import all_rules  # noqa: E402
-from mlps_rules.verify import verify  # noqa: E402
+from mlps.rulebook.registry import all_rules  # noqa: E402
+from mlps.rulebook.verify import verify  # noqa: E402
 from tests.unit.test_rules_synthetic import START, stamp, write_training_leaf  # noqa: E402
 
 HYDRA = REPO / "tests/fixtures/mlperf_results/storage_results_v1.0/Closed/HPE/results/Cray_C500_4xHDR200_1host" \

@@ -5,7 +5,7 @@ interrupted (Ctrl-C, SIGINT) that task never runs, so this plugin, which lives i
 main process, remembers the leaves a campaign opened and, when the process exits, marks those still
 `running` as `interrupted`. The launch stops itself on every host once nobody follows it (the
 lease of library/mlps_mpirun.py). A campaign that dies harder (SIGKILL, lost controller) leaves
-`running`, which the next campaign on that workload turns into `interrupted` (mlps_rules.resume).
+`running`, which the next campaign on that workload turns into `interrupted` (mlps.campaign.resume).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ description:
     (op phase_end); at the end of the play or when the process exits, marks those whose metadata
     still says running.
 requirements:
-  - mlps_rules importable by the controller's Python (the project venv)
+  - mlps importable by the controller's Python (the project venv)
 """
 
 
@@ -71,7 +71,7 @@ class CallbackModule(CallbackBase):
         if not self._open:
             return
         try:
-            from mlps_rules.campaign import close_if_running  # noqa: PLC0415 - only with the project venv
+            from mlps.campaign.frame import close_if_running  # noqa: PLC0415 - only with the project venv
         except ImportError:
             return
         for leaf, stamp in list(self._open.items()):

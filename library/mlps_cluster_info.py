@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Documentation of the mlps_cluster_info action (the code is roles/mlps_facts/action_plugins/)."""
+"""Documentation of the mlps_cluster_info action (the code is action_plugins/)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ module: mlps_cluster_info
 short_description: Build cluster_info.json from host facts on the controller and report the clients
 description:
   - Folds C(mlps-host-facts/1) documents into one C(mlps-cluster-info/1) view with the cluster model
-    of C(mlps_rules.cluster) (one host per machine-id, never per rank; totals; consistency findings
+    of C(mlps.cluster) (one host per machine-id, never per rank; totals; consistency findings
     naming the outlier hosts), writes it atomically to O(dest) and returns a printable report (per-host
     table with memory, cores, kernel and data filesystem, then one line per finding).
   - With O(start), also compares with that earlier snapshot of the same cluster and returns the drift
     findings (hardware or configuration that changed; moving counters never count).
   - An action that runs in the controller's own Python, which must have mlps installed (the project
-    venv running ansible-playbook); it never connects to the task's host. The action plugin ships with
-    the C(mlps_facts) role (C(roles/mlps_facts/action_plugins/)), so use it from that role or a play
-    that loads it. This file holds its documentation.
+    venv running ansible-playbook); it never connects to the task's host. The code is the action plugin
+    of the same name in C(action_plugins/); this file holds its documentation.
   - Bad facts (wrong schema, no hostname or machine-id) fail the task with the document named.
 version_added: "0.1.0"
 author: mlps developers

@@ -7,11 +7,11 @@ DOCUMENTATION = r"""
 module: mlps_verify
 short_description: Verify an MLPerf Storage results tree and return the verdict as data
 description:
-  - Runs the offline verifier (C(python -m mlps_rules.cli verify DIR --json -)) on the target
+  - Runs the offline verifier (C(python -m mlps.cli verify DIR --json -)) on the target
     and returns its C(mlps-verdict/1) document - the verdict (CLOSED, OPEN or INVALID), every
     finding with its rule, outcome, expected and actual values and evidence path, and each
     workload's recomputed figures - so a playbook can act on it.
-  - The module is a thin adapter; the rules live in the C(mlps_rules) package. It does not import
+  - The module is a thin adapter; the rules live in the C(mlps) package. It does not import
     that package itself, it runs O(python), an interpreter that has mlps installed (the
     controller venv, or a client venv). Delegated to localhost with the default O(python), the
     controller's own interpreter verifies a tree on the controller.
@@ -157,7 +157,7 @@ VERDICT_CODES = (0, 1, 3)
 
 
 def build_argv(params, python: str) -> list:
-    argv = [python, "-m", "mlps_rules.cli", "verify", params["path"], "--json", "-",
+    argv = [python, "-m", "mlps.cli", "verify", params["path"], "--json", "-",
             "--size-limit-mib", str(params["size_limit_mib"])]
     if params["profile"]:
         argv += ["--profile", params["profile"]]

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from mlps_rules import campaign, cli, cluster, jsonio, preflight, report_files
-from mlps_rules.errors import UserError
+from mlps import cli, cluster, jsonio, preflight
+from mlps.campaign import frame
+from mlps.errors import UserError
+from mlps.report import files
 
 REPO = Path(__file__).resolve().parent.parent.parent
 V1 = REPO / "tests" / "fixtures" / "mlperf_results" / "storage_results_v1.0"
@@ -94,7 +96,7 @@ def test_cluster_info_and_report_files(tiny_fs, real_facts_doc):
     info_path = tiny_fs / "cluster_info.json"
     cluster.write_cluster_info(info_path, info)
     report = tiny_fs / "report" / "results.csv"
-    report_files.write_atomic(report, "a,b\n1,2\n")
+    files.write_atomic(report, "a,b\n1,2\n")
     before_info, before_report = info_path.read_bytes(), report.read_bytes()
     fill(tiny_fs)
     bigger = cluster.build_cluster([real_facts_doc, dict(real_facts_doc, hostname="other", machine_id="other")])
@@ -102,7 +104,7 @@ def test_cluster_info_and_report_files(tiny_fs, real_facts_doc):
         cluster.write_cluster_info(info_path, bigger)
     assert_refused(caught.value, info_path)
     with pytest.raises(UserError) as caught:
-        report_files.write_atomic(report, "a,b\n3,4\n")
+        files.write_atomic(report, "a,b\n3,4\n")
     assert_refused(caught.value, report)
     assert "--out" in str(caught.value)
     assert_untouched(info_path, before_info)
@@ -121,13 +123,13 @@ def test_verify_json_output(tiny_fs, capsys):
 
 
 def test_campaign_metadata(tiny_fs):
-    leaf, stamp = campaign.allocate_leaf(tiny_fs / "workload", "run")
-    first = campaign.update_metadata(leaf, stamp, {"status": "running", "plan": big(300)})
-    path = leaf / campaign.metadata_name(stamp)
+    leaf, stamp = frame.allocate_leaf(tiny_fs / "workload", "run")
+    first = frame.update_metadata(leaf, stamp, {"status": "running", "plan": big(300)})
+    path = leaf / frame.metadata_name(stamp)
     before = path.read_bytes()
     fill(tiny_fs)
     with pytest.raises(UserError) as caught:
-        campaign.update_metadata(leaf, stamp, {"status": "completed"})
+        frame.update_metadata(leaf, stamp, {"status": "completed"})
     assert_refused(caught.value, path)
     assert_untouched(path, before)
     assert json.loads(before)["status"] == first["status"] == "running"

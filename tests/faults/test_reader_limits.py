@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlps_rules.findings import Outcome
-from mlps_rules.reader import _Walker, read_tree
-from mlps_rules.report_system import load_description
-from mlps_rules.verify import verify
+from mlps.report.system import load_description
+from mlps.results.reader import _Walker, read_tree
+from mlps.rulebook.findings import Outcome
+from mlps.rulebook.verify import verify
 from tests.unit.test_rules_synthetic import build_training_workload
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -154,7 +154,7 @@ def test_cli_on_a_hostile_tree_gives_a_verdict_not_a_traceback(tmp_path):
     os.symlink("/", leaves[3] / "rootfs")
     os.symlink("loop", leaves[4] / "loop")                          # a link to itself
     os.mkfifo(leaves[5] / "provenance.json")
-    proc = subprocess.run([sys.executable, "-m", "mlps_rules.cli", "verify", str(root), "--json", "-"],
+    proc = subprocess.run([sys.executable, "-m", "mlps.cli", "verify", str(root), "--json", "-"],
                           capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
+from mlps import jsonio
+from mlps.campaign import frame
+from mlps.errors import UserError
+from mlps.results.reader import TreeError
+from mlps.rulebook.verify import verify
 from mlps_module_utils import mlps_procfs as procfs
 from mlps_module_utils import mlps_timeseries
-from mlps_rules import campaign, jsonio
-from mlps_rules.errors import UserError
-from mlps_rules.reader import TreeError
-from mlps_rules.verify import verify
 from tests.unit.test_rules_synthetic import build_training_workload, build_v1_workload
 
 # --- /proc parsers -------------------------------------------------------------------------------
@@ -229,18 +230,18 @@ CHANGES = st.dictionaries(KEYS, JSON_VALUE, max_size=4).flatmap(
 
 
 def check_update_metadata(folder: Path, existing: bytes | None, changes: dict) -> None:
-    """campaign.update_metadata on a leaf whose metadata file holds `existing`: it merges and writes,
+    """frame.update_metadata on a leaf whose metadata file holds `existing`: it merges and writes,
     or raises UserError and leaves the file as it was."""
     stamp = "20260105_100000"
     leaf = folder / stamp
     if leaf.exists():
         shutil.rmtree(leaf)
     leaf.mkdir(parents=True)
-    path = leaf / campaign.metadata_name(stamp)
+    path = leaf / frame.metadata_name(stamp)
     if existing is not None:
         path.write_bytes(existing)
     try:
-        merged = campaign.update_metadata(leaf, stamp, changes)
+        merged = frame.update_metadata(leaf, stamp, changes)
     except UserError:
         assert (path.read_bytes() if path.exists() else None) == existing
         return

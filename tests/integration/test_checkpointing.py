@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mlps_rules.ckpt_campaign import preflight_bytes
+from mlps.campaign.checkpointing import preflight_bytes
 from tests.faults import live
 from tests.integration.playbook import PlaybookRun, run_playbook
 from tests.venvs import LOCAL_INVENTORY, cluster_vars

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlps_rules.checkpoint_plan import GIB
-from mlps_rules.workloads import DLIO_CONFIG_DIR
+from mlps.plan.checkpoint import GIB
+from mlps.rulebook.workloads import DLIO_CONFIG_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def venv_bin(client_venv: Path) -> Path:
 def plan(tmp_path_factory) -> tuple[Path, dict]:
     """The plan as the CLI writes it (the engine's input contract)."""
     path = tmp_path_factory.mktemp("plan") / "plan.json"
-    done = subprocess.run([sys.executable, "-m", "mlps_rules.cli", "ckpt-plan", "--model", "llama3-8b",
+    done = subprocess.run([sys.executable, "-m", "mlps.cli", "ckpt-plan", "--model", "llama3-8b",
                            "--processes", str(RANKS), "--scale", str(SCALE), "--engine", "native", "--json"],
                           capture_output=True, text=True, cwd=REPO, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -180,7 +180,7 @@ def write_leaf_evidence(leaf: Path, *, stdout: str, stderr: str) -> None:
 
 
 def verify(root: Path) -> dict:
-    done = subprocess.run([sys.executable, "-m", "mlps_rules.cli", "verify", str(root), "--json", "-"],
+    done = subprocess.run([sys.executable, "-m", "mlps.cli", "verify", str(root), "--json", "-"],
                           capture_output=True, text=True, cwd=REPO, check=False, timeout=60)
     assert done.returncode in (0, 1, 3), done.stderr
     return json.loads(done.stdout[done.stdout.index("{"):])

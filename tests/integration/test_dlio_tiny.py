@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlps_rules.workloads import DLIO_CONFIG_DIR
+from mlps.rulebook.workloads import DLIO_CONFIG_DIR
 
 pytestmark = pytest.mark.integration
 

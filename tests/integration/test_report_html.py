@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlps_rules import cli
+from mlps import cli
 from tests.unit.test_report_builders import build_campaign_tree
 
 pytestmark = pytest.mark.integration

@@ -1,5 +1,5 @@
 """The checkpoint shard planner against RULES.md 3.2, `mlps ckpt-plan`, the plan contract with the native
-engine, and the checkpointing workload YAMLs against mlps_rules.workloads."""
+engine, and the checkpointing workload YAMLs against mlps.rulebook.workloads."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import json
 import pytest
 import yaml
 
+from mlps.cli import main
+from mlps.errors import UserError
+from mlps.plan.checkpoint import GIB, closed_plans, parameter_count, plan_checkpoint, stage_indices
+from mlps.rulebook.workloads import CHECKPOINT_COMMON, CHECKPOINT_MODELS, DLIO_CONFIG_DIR
 from mlps_module_utils import mlps_ckpt_native
-from mlps_rules.checkpoint_plan import GIB, closed_plans, parameter_count, plan_checkpoint, stage_indices
-from mlps_rules.cli import main
-from mlps_rules.errors import UserError
-from mlps_rules.workloads import CHECKPOINT_COMMON, CHECKPOINT_MODELS, DLIO_CONFIG_DIR
 
 CKPT_CONFIG_DIR = DLIO_CONFIG_DIR.parent / "checkpointing"
 

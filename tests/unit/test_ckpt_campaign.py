@@ -1,4 +1,4 @@
-"""mlps_rules.ckpt_campaign: engine choice, the plan's pre-I/O checks (ranks, hosts, room), the
+"""mlps.campaign.checkpointing: engine choice, the plan's pre-I/O checks (ranks, hosts, room), the
 invocation shapes, DLIO's and the native engine's command lines, leaves, metadata and configs, and one
 invocation's controller side (start_invocation, end_invocation)."""
 
@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlps.campaign import checkpointing as cc
+from mlps.campaign import frame
+from mlps.errors import UserError
+from mlps.plan.checkpoint import plan_checkpoint
+from mlps.results.reader import read_tree
 from mlps_module_utils import mlps_ckpt_native as native
 from mlps_module_utils import mlps_dlio_progress as progress
-from mlps_rules import campaign
-from mlps_rules import ckpt_campaign as cc
-from mlps_rules.checkpoint_plan import plan_checkpoint
-from mlps_rules.errors import UserError
-from mlps_rules.reader import read_tree
 
 GIB = 2**30
 DLIO_200 = {"dlio_version": "2.0.0", "config_keys": [], "packaged_llama_configs": []}
@@ -261,34 +261,34 @@ def test_workload_dir_checks_names():
 
 
 def test_leaves_sit_in_the_workload_folder_and_never_reuse_a_name(tmp_path):
-    # campaign.allocate_leaf with no command: the checkpointing layout has no command segment
+    # frame.allocate_leaf with no command: the checkpointing layout has no command segment
     clock = iter([datetime.datetime(2026, 1, 2, 3, 4, 5), datetime.datetime(2026, 1, 2, 3, 4, 5, 900000),
                   datetime.datetime(2026, 1, 2, 3, 4, 6)])
-    first, stamp = campaign.allocate_leaf(tmp_path, None, clock=lambda: next(clock))
-    second, stamp2 = campaign.allocate_leaf(tmp_path, None, clock=lambda: next(clock), sleep=lambda s: None)
+    first, stamp = frame.allocate_leaf(tmp_path, None, clock=lambda: next(clock))
+    second, stamp2 = frame.allocate_leaf(tmp_path, None, clock=lambda: next(clock), sleep=lambda s: None)
     assert (first, stamp) == (tmp_path / "20260102_030405", "20260102_030405")
     assert stamp2 == "20260102_030406" and second.parent == tmp_path
 
 
 def test_metadata_is_merged_under_the_checkpointing_name(tmp_path):
-    campaign.update_metadata(tmp_path, "20260101_000000", {"status": "running", "engine": "native"}, cc.BENCHMARK)
-    meta = campaign.update_metadata(tmp_path, "20260101_000000", {"status": "completed"}, cc.BENCHMARK)
+    frame.update_metadata(tmp_path, "20260101_000000", {"status": "running", "engine": "native"}, cc.BENCHMARK)
+    meta = frame.update_metadata(tmp_path, "20260101_000000", {"status": "completed"}, cc.BENCHMARK)
     stored = json.loads((tmp_path / "checkpointing_20260101_000000_metadata.json").read_text())
     assert stored == meta and meta["status"] == "completed" and meta["engine"] == "native"
     assert meta["schema"] == cc.METADATA_SCHEMA == "mlps-checkpointing-metadata/1"
     assert not (tmp_path / "training_20260101_000000_metadata.json").exists()
     with pytest.raises(UserError, match="status 'done'"):
-        campaign.update_metadata(tmp_path, "20260101_000000", {"status": "done"}, cc.BENCHMARK)
+        frame.update_metadata(tmp_path, "20260101_000000", {"status": "done"}, cc.BENCHMARK)
 
 
 def test_a_leaf_left_running_is_closed_under_its_own_benchmark_name(tmp_path):
     # what callback_plugins/mlps_leaves.py calls at exit, without knowing the benchmark
-    campaign.update_metadata(tmp_path, "20260101_000000", {"status": "running"}, cc.BENCHMARK)
-    assert campaign.close_if_running(tmp_path, "20260101_000000", "interrupted", "stopped")
+    frame.update_metadata(tmp_path, "20260101_000000", {"status": "running"}, cc.BENCHMARK)
+    assert frame.close_if_running(tmp_path, "20260101_000000", "interrupted", "stopped")
     meta = json.loads((tmp_path / "checkpointing_20260101_000000_metadata.json").read_text())
     assert (meta["status"], meta["message"]) == ("interrupted", "stopped")
-    assert not campaign.close_if_running(tmp_path, "20260101_000000", "failed", "again")   # not running now
-    assert not campaign.close_if_running(tmp_path, "20990101_000000", "failed", "no such leaf")
+    assert not frame.close_if_running(tmp_path, "20260101_000000", "failed", "again")   # not running now
+    assert not frame.close_if_running(tmp_path, "20990101_000000", "failed", "no such leaf")
 
 
 MPI = {"mpirun": "/v/bin/mpirun", "implementation": "openmpi", "hosts": ["h1", "h2"], "as_root": True,

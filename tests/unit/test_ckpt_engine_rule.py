@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mlps_rules.checkpoint_plan import plan_checkpoint
-from mlps_rules.findings import Outcome, Verdict
-from mlps_rules.verify import verify
+from mlps.plan.checkpoint import plan_checkpoint
+from mlps.rulebook.findings import Outcome, Verdict
+from mlps.rulebook.verify import verify
 from tests.unit.test_rules_synthetic import build_checkpoint_workload, edit_json
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mlps_rules import cli
-from mlps_rules.cluster import (
+from mlps import cli
+from mlps.cluster import (
     SCHEMA,
     ClusterInfo,
     build_cluster,
@@ -26,8 +26,8 @@ from mlps_rules.cluster import (
     read_cluster_info,
     write_cluster_info,
 )
-from mlps_rules.errors import UserError
-from mlps_rules.findings import Outcome
+from mlps.errors import UserError
+from mlps.rulebook.findings import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 GIB = 2**30

@@ -1,4 +1,4 @@
-"""mlps_rules.configview and `mlps configview`: the template with every override applied."""
+"""mlps.plan.configview and `mlps configview`: the template with every override applied."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 import pytest
 import yaml
 
-from mlps_rules import configview
-from mlps_rules.errors import UserError
+from mlps.errors import UserError
+from mlps.plan import configview
 
 
 def test_overrides_are_applied_with_hydra_types_and_the_template_is_left_alone():
@@ -30,7 +30,7 @@ def test_an_unknown_workload_is_one_clear_error():
 
 
 def test_cli_prints_the_merged_yaml():
-    done = subprocess.run([sys.executable, "-m", "mlps_rules.cli", "configview", "--model", "resnet50",
+    done = subprocess.run([sys.executable, "-m", "mlps.cli", "configview", "--model", "resnet50",
                            "--accelerator", "h100", "--set", "reader.read_threads=16"],
                           capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -39,7 +39,7 @@ def test_cli_prints_the_merged_yaml():
 
 
 def test_cli_refuses_a_hostile_override():
-    done = subprocess.run([sys.executable, "-m", "mlps_rules.cli", "configview", "--model", "unet3d",
+    done = subprocess.run([sys.executable, "-m", "mlps.cli", "configview", "--model", "unet3d",
                            "--accelerator", "h100", "--set", "reader.read_threads=$(id)"],
                           capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode != 0 and "Traceback" not in done.stderr

@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlps_rules import cli, datasize
-from mlps_rules.cluster import build_cluster, write_cluster_info
-from mlps_rules.datasize import (
+from mlps import cli
+from mlps.cluster import build_cluster, write_cluster_info
+from mlps.errors import UserError
+from mlps.plan import datasize
+from mlps.plan.datasize import (
     accepted_minimum,
     check_user_value,
     is_equal_split,
@@ -22,8 +24,7 @@ from mlps_rules.datasize import (
     split_accelerators,
     total_disk_bytes,
 )
-from mlps_rules.errors import UserError
-from mlps_rules.workloads import TRAINING_WORKLOADS, get_training_workload
+from mlps.rulebook.workloads import TRAINING_WORKLOADS, get_training_workload
 
 GIB = 2**30
 UNET_B200 = get_training_workload("unet3d", "b200")

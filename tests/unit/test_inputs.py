@@ -1,10 +1,10 @@
-"""mlps_rules.inputs: every kind of user value refuses the hostile table and keeps the ordinary ones."""
+"""mlps.inputs: every kind of user value refuses the hostile table and keeps the ordinary ones."""
 
 from __future__ import annotations
 
 import pytest
 
-from mlps_rules import inputs, preflight
+from mlps import inputs, preflight
 
 HOSTILE = [";rm -rf /", "$(id)", "`id`", "a\nb", "a\x00b", "../../etc", "x" * 5000, "a b", "a|b", "a&b",
            "a>b", "'quoted'", '"quoted"', "${HOME}", "a\tb", ""]

@@ -1,4 +1,4 @@
-"""mlps_rules.jsonio: atomic writes keep the old file on any failure; bounded JSON reads refuse
+"""mlps.jsonio: atomic writes keep the old file on any failure; bounded JSON reads refuse
 oversized, deeply nested, invalid and non-regular files with a message naming the path."""
 
 import errno
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlps_rules import jsonio
-from mlps_rules.errors import UserError
-from mlps_rules.jsonio import ReadError, load_json, nesting_exceeds, parse_json, shape_problem, write_json_atomic
+from mlps import jsonio
+from mlps.errors import UserError
+from mlps.jsonio import ReadError, load_json, nesting_exceeds, parse_json, shape_problem, write_json_atomic
 
 
 def leftovers(folder):

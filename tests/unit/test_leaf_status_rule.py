@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from mlps_rules.findings import Outcome, Verdict
-from mlps_rules.verify import verify
+from mlps.rulebook.findings import Outcome, Verdict
+from mlps.rulebook.verify import verify
 from tests.unit.test_rules_synthetic import build_training_workload
 
 

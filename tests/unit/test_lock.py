@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from mlps import lockfile
+from mlps.cli import main
 from mlps_module_utils import mlps_lock
-from mlps_rules import lockfile
-from mlps_rules.cli import main
 
 LOCK = """# schema: mlps-lock/1
 # python: 3.11.7
@@ -93,7 +93,7 @@ def test_cli_verify_exit_codes_and_json(tmp_path, capsys):
 
 
 def test_cli_missing_lock_is_a_one_line_error():
-    proc = subprocess.run([sys.executable, "-m", "mlps_rules.cli", "lockfile", "verify", "/nonexistent.lock"],
+    proc = subprocess.run([sys.executable, "-m", "mlps.cli", "lockfile", "verify", "/nonexistent.lock"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0

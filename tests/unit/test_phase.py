@@ -1,4 +1,4 @@
-"""mlps_rules.phase and mlps_rules.resume: one phase's record from start to end, and picking up a
+"""mlps.campaign.phase and mlps.campaign.resume: one phase's record from start to end, and picking up a
 campaign that stopped early."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from mlps_rules import campaign, phase, resume
+from mlps.campaign import frame, phase, resume
 
 DLIO = {"dlio": "/v/bin/dlio_benchmark", "config_dir": "/s/configs/dlio", "workload": "unet3d_h100",
         "data_folder": "/data/unet3d", "num_files_train": 16, "num_subfolders_train": 0,
@@ -27,7 +27,7 @@ def start(tmp_path, index=1, check=False):
 
 
 def meta(leaf) -> dict:
-    return json.loads((leaf / campaign.metadata_name(leaf.name)).read_text())
+    return json.loads((leaf / frame.metadata_name(leaf.name)).read_text())
 
 
 def test_start_records_the_exact_command_lines_and_running(tmp_path):
@@ -100,7 +100,7 @@ def _runs(tmp_path, statuses, campaign_id="C1", plan=None):
         stamp = f"20260101_0000{number:02d}"
         leaf = workload / "run" / stamp
         leaf.mkdir(parents=True)
-        campaign.write_json_atomic(leaf / campaign.metadata_name(stamp),
+        frame.write_json_atomic(leaf / frame.metadata_name(stamp),
                                    {"status": status, "campaign_id": campaign_id, "plan": plan or PLAN})
     return workload
 

@@ -1,4 +1,4 @@
-"""mlps_rules.preflight: check list assembly, fixes per OS, clock skew, capacity plan, report and
+"""mlps.preflight: check list assembly, fixes per OS, clock skew, capacity plan, report and
 table; and the host-side helpers of the role's probe module (run on real temporary directories)."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from mlps_module_utils import mlps_procfs, mlps_venv
-from mlps_rules import ckpt_campaign, datasize, preflight
-from mlps_rules.checkpoint_plan import plan_checkpoint
-from mlps_rules.errors import UserError
-from mlps_rules.preflight import (
+from mlps import preflight
+from mlps.campaign import checkpointing
+from mlps.errors import UserError
+from mlps.plan import datasize
+from mlps.plan.checkpoint import plan_checkpoint
+from mlps.preflight import (
     CHECKS,
     GIB,
     ClockReading,
@@ -32,7 +33,8 @@ from mlps_rules.preflight import (
     value_problems,
     write_report,
 )
-from mlps_rules.workloads import get_training_workload
+from mlps.rulebook.workloads import get_training_workload
+from mlps_module_utils import mlps_procfs, mlps_venv
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTS = ["h1", "h2", "h3"]
@@ -244,7 +246,7 @@ def test_checkpoint_plan_counts_the_bytes_the_shard_plan_writes():
 
 def test_checkpoint_plan_follows_the_scale_as_the_campaign_does():
     scaled = plan_bytes(ckpt_settings(model="llama3-8b", checkpoint_processes=4, checkpoint_scale="0.0001"), 1, 0, [])
-    assert scaled.data_bytes == ckpt_campaign.preflight_bytes("llama3-8b", 4, scale=0.0001, writes=10)
+    assert scaled.data_bytes == checkpointing.preflight_bytes("llama3-8b", 4, scale=0.0001, writes=10)
     assert scaled.data_bytes == plan_checkpoint("llama3-8b", 4, scale=0.0001).total_bytes * 10
     assert scaled.data_bytes < 120 * 10**6                             # about 11 MB a checkpoint, not 105 GiB
     unusable = plan_bytes(ckpt_settings(checkpoint_processes=12), 1, 0, [])
@@ -312,7 +314,7 @@ def test_a_dlio_probe_that_failed_fails_a_forced_dlio_engine():
 
 
 def test_checkpoint_capacity_is_checked_on_the_checkpoint_folder_with_the_scaled_bytes():
-    need = ckpt_campaign.preflight_bytes("llama3-8b", 3, scale=0.001, writes=10)
+    need = checkpointing.preflight_bytes("llama3-8b", 3, scale=0.001, writes=10)
     checks, plan = build_checks(ckpt_gathered("auto", avail=need - 1))
     assert plan.data_bytes == need
     rows = [c for c in checks if c.name == "data_capacity"]

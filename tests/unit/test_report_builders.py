@@ -9,9 +9,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from mlps.cluster import build_cluster, write_cluster_info
+from mlps.results.reader import read_tree
 from mlps_module_utils.mlps_timeseries import SCHEMA, rates, read_jsonl
-from mlps_rules.cluster import build_cluster, write_cluster_info
-from mlps_rules.reader import read_tree
 from tests.unit.test_rules_synthetic import RUN_SECONDS, build_training_workload, write_json
 
 TZ_OFFSET = 3600.0           # the synthetic DLIO clock is UTC+1: naive local = Unix time + 1 h

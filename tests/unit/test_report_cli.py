@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlps import cli
+from mlps.cluster import build_cluster, write_cluster_info
+from mlps.report.files import MARKER
+from mlps.results.reader import read_tree
+from mlps.results.series import clock_offset, decimate, load_leaf, series_files, thin
 from mlps_module_utils.mlps_timeseries import rates, read_jsonl
-from mlps_rules import cli
-from mlps_rules.cluster import build_cluster, write_cluster_info
-from mlps_rules.reader import read_tree
-from mlps_rules.report_files import MARKER
-from mlps_rules.report_series import clock_offset, decimate, load_leaf, series_files, thin
 from tests.unit.test_report_builders import TZ_OFFSET, build_campaign_tree, unix
 
 ROOT = Path(__file__).resolve().parents[2]

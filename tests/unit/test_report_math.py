@@ -9,25 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from mlps_rules import report_math
-from mlps_rules.reader import read_tree
+from mlps.results import figures
+from mlps.results.reader import read_tree
 
 V1 = Path(__file__).resolve().parent.parent / "fixtures" / "mlperf_results" / "storage_results_v1.0"
 
 
 def test_mean_and_population_std():
     values = [293.25591771705274, 292.88320278310675, 293.21020813250146, 292.9256034277988, 293.19720930847035]
-    assert report_math.mean(values) == pytest.approx(statistics.fmean(values), rel=1e-15)
-    assert report_math.pstdev(values) == pytest.approx(statistics.pstdev(values), rel=1e-12)
-    assert report_math.pstdev([5.0]) == 0.0
-    assert report_math.mean([]) is None and report_math.pstdev([]) is None
+    assert figures.mean(values) == pytest.approx(statistics.fmean(values), rel=1e-15)
+    assert figures.pstdev(values) == pytest.approx(statistics.pstdev(values), rel=1e-12)
+    assert figures.pstdev([5.0]) == 0.0
+    assert figures.mean([]) is None and figures.pstdev([]) is None
 
 
 def test_coefficient_of_variation():
-    assert report_math.coefficient_of_variation([10.0, 10.0]) == 0.0
-    assert report_math.coefficient_of_variation([9.0, 11.0]) == pytest.approx(0.1)
-    assert report_math.coefficient_of_variation([1.0]) is None
-    assert report_math.coefficient_of_variation([0.0, 0.0]) is None
+    assert figures.coefficient_of_variation([10.0, 10.0]) == 0.0
+    assert figures.coefficient_of_variation([9.0, 11.0]) == pytest.approx(0.1)
+    assert figures.coefficient_of_variation([1.0]) is None
+    assert figures.coefficient_of_variation([0.0, 0.0]) is None
 
 
 @pytest.mark.parametrize("workload_index", [0, 1, 2])
@@ -35,18 +35,18 @@ def test_published_v1_reports_are_reproduced(workload_index):
     tree = read_tree(V1)
     workload = tree.workloads[workload_index]
     published = json.loads((workload.path / "mlperf_storage_report.json").read_text())
-    computed = report_math.v1_report(workload.runs, workload.model, workload.accelerator)
-    assert report_math.compare(published, computed, rel_tol=1e-9) == []
+    computed = figures.v1_report(workload.runs, workload.model, workload.accelerator)
+    assert figures.compare(published, computed, rel_tol=1e-9) == []
     # and the comparison does catch a change beyond the tolerance
     published["overall"]["train_throughput_mean_samples_per_second"] *= 1 + 1e-8
-    assert [d[0] for d in report_math.compare(published, computed)] == [
+    assert [d[0] for d in figures.compare(published, computed)] == [
         "overall.train_throughput_mean_samples_per_second"]
 
 
 def test_compare_reports_missing_keys_and_text():
-    assert report_math.compare({"a": {"b": 1}}, {"a": {}}) == [("a.b", 1, None)]
-    assert report_math.compare({"m": "unet3d"}, {"m": "resnet50"}) == [("m", "unet3d", "resnet50")]
-    assert report_math.compare({"n": "15"}, {"n": "15"}) == []
+    assert figures.compare({"a": {"b": 1}}, {"a": {}}) == [("a.b", 1, None)]
+    assert figures.compare({"m": "unet3d"}, {"m": "resnet50"}) == [("m", "unet3d", "resnet50")]
+    assert figures.compare({"n": "15"}, {"n": "15"}) == []
 
 
 class _Leaf:
@@ -59,7 +59,7 @@ def test_training_results_means_of_epoch_means():
                           "train_throughput_mean_samples_per_second": 15.0, "train_io_mean_MB_per_second": 2048.0}),
               _Leaf("b", {"train_au_percentage": [94.0], "train_throughput_samples_per_second": [30.0],
                           "train_throughput_mean_samples_per_second": 30.0, "train_io_mean_MB_per_second": 1024.0})]
-    out = report_math.training_results(leaves)
+    out = figures.training_results(leaves)
     assert out["train_mean_of_au_percentage"] == pytest.approx((91.0 + 94.0) / 2)
     assert out["train_mean_of_throughput_samples_per_second"] == pytest.approx((15.0 + 30.0) / 2)
     assert out["read_bw_GiB_per_second"] == pytest.approx(1.5)
@@ -68,7 +68,7 @@ def test_training_results_means_of_epoch_means():
 
 def test_training_results_empty_list_gives_no_figure():
     leaves = [_Leaf("a", {"train_au_percentage": []}), _Leaf("b", {"train_au_percentage": [90.0]})]
-    out = report_math.training_results(leaves)
+    out = figures.training_results(leaves)
     assert out["train_mean_of_au_percentage"] is None
     assert out["empty_metric_lists"] == ["a"]
     assert out["read_bw_GiB_per_second"] is None
@@ -79,7 +79,7 @@ def test_checkpoint_results_split_phases():
                         "checkpoint_size_GB": 104.7}, hosts=1)
     read = _Leaf("r", {"load_checkpoint_io_mean_GB_per_second": 13.0, "load_checkpoint_duration_mean_seconds": 8.0,
                        "checkpoint_size_GB": 104.7}, hosts=1)
-    out = report_math.checkpoint_results([write, read])
+    out = figures.checkpoint_results([write, read])
     assert (out["write_bw_GiB_per_second"], out["read_bw_GiB_per_second"]) == (8.0, 13.0)
     assert (out["write_duration_seconds"], out["read_duration_seconds"]) == (12.0, 8.0)
     assert out["checkpoint_size_GiB"] == 104.7

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mlps_rules import cli, report_math
-from mlps_rules.reader import read_tree
-from mlps_rules.report_tables import COLUMNS, to_csv
+from mlps import cli
+from mlps.report.tables import COLUMNS, to_csv
+from mlps.results import figures
+from mlps.results.reader import read_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 V1 = ROOT / "tests/fixtures/mlperf_results/storage_results_v1.0"
@@ -78,7 +79,7 @@ def test_v1_training_rows_match_the_published_reports(v1_report):
         published = json.loads((V1 / workload.report_file).read_text())["overall"]
         assert row["Training - Read B/W (GiB/s)"] == pytest.approx(
             published["train_throughput_mean_MB_per_second"] / 1024, rel=1e-12)
-        assert row["Training - Read B/W (GiB/s)"] == report_math.training_results(workload.runs)[
+        assert row["Training - Read B/W (GiB/s)"] == figures.training_results(workload.runs)[
             "read_bw_GiB_per_second"]
         assert row["Training - # Simulated Accelerators"] == int(published["train_num_accelerators"])
         assert row["Organization"] == workload.org

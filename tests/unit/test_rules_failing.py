@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mlps_rules import cluster as cluster_model
-from mlps_rules.findings import Outcome, Verdict
-from mlps_rules.registry import Rule, all_rules
-from mlps_rules.verify import verify
+from mlps import cluster as cluster_model
+from mlps.rulebook.findings import Outcome, Verdict
+from mlps.rulebook.registry import Rule, all_rules
+from mlps.rulebook.verify import verify
 from tests.unit.test_rules_synthetic import (
     START,
     build_checkpoint_workload,

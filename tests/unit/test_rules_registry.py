@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from mlps_rules import editions
-from mlps_rules.errors import UserError
-from mlps_rules.findings import Finding, Outcome, Verdict, verdict_of
-from mlps_rules.registry import PROFILES, Rule, _validate, all_rules
+from mlps.errors import UserError
+from mlps.rulebook import editions
+from mlps.rulebook.findings import Finding, Outcome, Verdict, verdict_of
+from mlps.rulebook.registry import PROFILES, Rule, _validate, all_rules
 
 ID_RE = re.compile(r"^[A-Z]+(-[A-Z0-9]+)+$")
 

@@ -13,9 +13,9 @@ import statistics
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from mlps_rules.findings import Outcome, Verdict
-from mlps_rules.registry import all_rules
-from mlps_rules.verify import verify
+from mlps.rulebook.findings import Outcome, Verdict
+from mlps.rulebook.registry import all_rules
+from mlps.rulebook.verify import verify
 
 START = datetime(2026, 1, 5, 10, 0, 0)
 RUN_SECONDS = 600

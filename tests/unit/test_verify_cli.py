@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mlps_rules.cli import main
-from mlps_rules.commands.rules import render_markdown
-from mlps_rules.registry import all_rules
+from mlps.cli import main
+from mlps.commands.rules import render_markdown
+from mlps.rulebook.registry import all_rules
 from tests.unit.test_rules_synthetic import build_training_workload
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -99,7 +99,7 @@ def test_docs_rules_page_is_current():
 
 
 def test_module_entry_point_runs():
-    result = subprocess.run([sys.executable, "-m", "mlps_rules.cli", "verify", str(V1), "--json", "-"],
+    result = subprocess.run([sys.executable, "-m", "mlps.cli", "verify", str(V1), "--json", "-"],
                             capture_output=True, text=True, cwd=REPO, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["verdict"] == "CLOSED"

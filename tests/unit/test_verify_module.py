@@ -46,7 +46,7 @@ def test_module_returns_the_verdict_as_data():
     assert result["verdict"] == "CLOSED" and result["exit_code"] == 0 and result["changed"] is False
     assert result["document"]["schema"] == "mlps-verdict/1"
     assert [w["verdict"] for w in result["workloads"]] == ["CLOSED"] * 3
-    assert result["cmd"][1:4] == ["-m", "mlps_rules.cli", "verify"]
+    assert result["cmd"][1:4] == ["-m", "mlps.cli", "verify"]
 
 
 @pytest.mark.integration

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlps_rules.findings import Outcome, Verdict, verdict_of
-from mlps_rules.verify import verify
+from mlps.rulebook.findings import Outcome, Verdict, verdict_of
+from mlps.rulebook.verify import verify
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mlperf_results"
 V1 = FIXTURES / "storage_results_v1.0"

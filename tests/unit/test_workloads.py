@@ -1,13 +1,13 @@
-"""The workload table (mlps_rules.workloads) and the DLIO YAMLs in configs/dlio agree."""
+"""The workload table (mlps.rulebook.workloads) and the DLIO YAMLs in configs/dlio agree."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from mlps_rules import workloads
-from mlps_rules.errors import UserError
-from mlps_rules.workloads import (
+from mlps.errors import UserError
+from mlps.rulebook import workloads
+from mlps.rulebook.workloads import (
     CHECKPOINT_MODELS,
     DLIO_CONFIG_DIR,
     TRAINING_WORKLOADS,

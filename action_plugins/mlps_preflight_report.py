@@ -1,0 +1,79 @@
+"""Action plugin mlps_preflight_report: every check from what the preflight gathered, the table,
+and preflight.json (mlps-preflight/1), on the controller.
+Documented in ../library/mlps_preflight_report.py.
+
+It runs in the controller's Python, which has mlps (the venv running ansible-playbook): the
+check list, the fixes per OS, the clock arithmetic and the capacity plan all live in
+mlps.preflight. It never fails the task itself; the role's last task does, from `ok`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible.plugins.action import ActionBase
+
+ARGUMENT_SPEC = {
+    "dest": {"type": "path", "required": True},
+    "hosts": {"type": "list", "elements": "str", "default": []},
+    "launcher": {"type": "str", "default": ""},
+    "settings": {"type": "dict", "default": {}},
+    "specs": {"type": "dict", "default": {}},
+    "clocks": {"type": "dict", "default": {}},
+    "probes": {"type": "dict", "default": {}},
+    "launch": {"type": "dict", "default": {}},
+    "sentinel": {"type": "dict", "default": {}},
+    "controller": {"type": "dict", "default": {}},
+    "ckpt_probe": {"type": "dict", "default": {}},
+    "skipped": {"type": "bool", "default": False},
+    "skip_reason": {"type": "str", "default": ""},
+}
+
+
+class ActionModule(ActionBase):
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            from mlps import preflight  # noqa: PLC0415 - only the controller has it
+        except ImportError as exc:
+            result.update(failed=True, msg=f"the controller's Python cannot import mlps ({exc}); run "
+                                           "ansible-playbook from the project venv (make venv)")
+            return result
+        args = json.loads(json.dumps(args))  # plain JSON types: the inputs arrive as Ansible's containers
+        first = (args["settings"].get(args["launcher"]) or next(iter(args["settings"].values()), {}))
+        if args["skipped"]:
+            checks, plan = [], None
+        else:
+            gathered = preflight.Gathered(
+                hosts=args["hosts"], launcher=args["launcher"], settings=args["settings"], specs=args["specs"],
+                clocks=args["clocks"], probes=args["probes"], launch=args["launch"], sentinel=args["sentinel"],
+                controller=args["controller"], ckpt_probe=args["ckpt_probe"])
+            checks, plan = preflight.build_checks(gathered)
+        document = preflight.report_document(checks, plan, first, skipped=args["skipped"],
+                                             skip_reason=args["skip_reason"])
+        try:
+            preflight.write_report(args["dest"], document)
+        except OSError as exc:
+            result.update(failed=True, msg=f"cannot write {args['dest']}: {exc.strerror or exc}; check that "
+                                           "mlps_results_dir is writable on the controller")
+            return result
+        table = preflight.render_table(checks) if checks else [f"preflight skipped: {args['skip_reason']}"]
+        result.update(
+            changed=False,  # a report of what is there; the file is rewritten on every run by design
+            dest=os.path.abspath(args["dest"]),
+            ok=document["ok"],
+            summary=document["summary"],
+            plan=document["plan"],
+            checks=document["checks"],
+            failed_checks=[f"{c.name} on {c.host}" for c in checks if c.failed],
+            table=[*table, "", preflight.summary_line(checks) if checks else "preflight skipped",
+                   f"wrote {os.path.abspath(args['dest'])}"],
+            message=preflight.summary_line(checks) if checks else "preflight skipped",
+        )
+        return result

@@ -1,0 +1,123 @@
+"""`mlps verify DIR`: the offline verdict on a results tree (ours, v3.0 or v1.0 published trees)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mlps.errors import UserError
+from mlps.jsonio import write_json_atomic
+from mlps.results.reader import SIZE_LIMIT, TreeError
+from mlps.rulebook.editions import EDITION_NAMES
+from mlps.rulebook.findings import Outcome, Verdict
+from mlps.rulebook.registry import PROFILES
+
+EXIT_CODES = {Verdict.CLOSED: 0, Verdict.OPEN: 1, Verdict.INVALID: 3}
+EXIT_USAGE = 2
+EXIT_UNREADABLE = 4
+
+EPILOG = """exit codes:
+  0  verdict CLOSED (every rule met for the CLOSED division)
+  1  verdict OPEN (valid only in the OPEN division)
+  2  usage error (bad option or value)
+  3  verdict INVALID (a rule is broken, or a rule failed with ERROR)
+  4  the tree cannot be read (absent, not a directory, unreadable, or no result leaves in it)
+
+Outcomes of findings: INVALID, OPEN, WARNING, INFO, ERROR (see docs/rules.md).
+Verdict: INVALID if any INVALID or ERROR, else OPEN if any OPEN, else CLOSED."""
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("verify", help="verify a results tree against the MLPerf Storage rules",
+                            description="Verify a results tree against the MLPerf Storage rules and give the "
+                                        "verdict with every finding.",
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("directory", type=Path, help="results directory (any folder above the run leaves)")
+    parser.add_argument("--profile", choices=PROFILES,
+                        help="rules to apply: closed or open (the division claimed), or preflight (only the rules "
+                             "a plan can be checked against); default: each workload's own division folder")
+    parser.add_argument("--edition", choices=EDITION_NAMES,
+                        help="rules edition for every workload (default: detected per workload; 3.0 for our runs)")
+    parser.add_argument("--json", metavar="FILE", dest="json_file",
+                        help="also write the verdict as JSON (schema mlps-verdict/1); '-' writes it to stdout "
+                             "instead of the text report")
+    parser.add_argument("--size-limit-mib", type=int, default=SIZE_LIMIT // 2**20, metavar="MIB",
+                        help="refuse JSON/YAML files larger than this (default: %(default)s)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also print INFO findings")
+    parser.set_defaults(func=_verify)
+
+
+def _verify(args) -> int:
+    from mlps.rulebook.verify import verify  # noqa: PLC0415 - keep `mlps --help` fast
+
+    if args.size_limit_mib <= 0:
+        raise UserError(f"--size-limit-mib {args.size_limit_mib}: expected a positive number of MiB", EXIT_USAGE)
+    try:
+        result = verify(args.directory, edition=args.edition, profile=args.profile,
+                        size_limit=args.size_limit_mib * 2**20)
+    except TreeError as exc:
+        raise UserError(str(exc), EXIT_UNREADABLE) from exc
+    if not result.workloads:
+        raise UserError(f"{args.directory}: no result leaves found (expected run folders holding DLIO's "
+                        "summary.json, or timestamped YYYYMMDD_HHMMSS leaves); give the results directory",
+                        EXIT_UNREADABLE)
+    document = result.as_dict()
+    if args.json_file == "-":
+        json.dump(document, sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    else:
+        if args.json_file:
+            _write_json(Path(args.json_file), document)
+        _print_text(result, verbose=args.verbose)
+    return EXIT_CODES[result.verdict]
+
+
+def _write_json(path: Path, document: dict) -> None:
+    write_json_atomic(path, document, default=str, hint="choose a writable --json path")
+
+
+def _print_text(result, verbose: bool) -> None:
+    by_workload: dict = {}
+    for item in result.findings:
+        by_workload.setdefault(item.workload, []).append(item)
+    tree_level = by_workload.pop(None, [])
+    print(f"mlps verify {result.root}")
+    for item in tree_level:
+        if verbose or item.outcome != Outcome.INFO:
+            print(f"  {item.line()}")
+    for workload in result.workloads:
+        ident = "/".join(x for x in (workload["model"], workload["accelerator"]) if x)
+        print(f"\n{workload['path']}: {workload['benchmark']} {ident}, edition {workload['edition']} "
+              f"({workload['edition_source']}), checked as {workload['claimed_division'].upper()} "
+              f"-> {workload['verdict']}")
+        headline = _headline(workload)
+        if headline:
+            print(f"  {headline}")
+        for item in by_workload.get(workload["path"], []):
+            if verbose or item.outcome != Outcome.INFO:
+                print(f"  {item.line()}")
+    counts = result.as_dict()["counts"]
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    print(f"\nverdict: {result.verdict} ({summary or 'no findings'})")
+
+
+def _headline(workload: dict) -> str:
+    figures = workload.get("aggregate") or {}
+    parts = []
+    if workload["benchmark"] == "training":
+        if workload.get("warmup"):
+            parts.append(f"warm-up {workload['warmup']}")
+        parts.append(f"{len(workload['measured'])} measured")
+        if figures.get("read_bw_GiB_per_second") is not None:
+            parts.append(f"Read B/W {figures['read_bw_GiB_per_second']:.3f} GiB/s")
+        if figures.get("train_mean_of_au_percentage") is not None:
+            parts.append(f"mean AU {figures['train_mean_of_au_percentage']:.2f}%")
+        if figures.get("throughput_cv") is not None:
+            parts.append(f"CV {figures['throughput_cv']:.2%}")
+    elif workload["benchmark"] == "checkpointing":
+        for key, label in (("write_bw_GiB_per_second", "Write"), ("read_bw_GiB_per_second", "Read")):
+            if figures.get(key) is not None:
+                parts.append(f"{label} B/W {figures[key]:.3f} GiB/s")
+    return "; ".join(parts)

@@ -1,0 +1,1 @@
+"""`mlps report`: results tables, submission files, the system description and the HTML page."""

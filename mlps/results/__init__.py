@@ -1,0 +1,1 @@
+"""Results trees: the reader (any published or own tree into models), and the figures and series recomputed from it."""

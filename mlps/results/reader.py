@@ -1,0 +1,621 @@
+"""Read any MLPerf Storage results tree (ours, the v3.0 layout, v1.0-style trees) into a models.Tree.
+
+It never raises on what it finds: missing, unparsable, oversized or placeholder files become
+Problems the rules turn into findings; junk (`._*`, `.DS_Store`, lock files, crash logs) is ignored
+and listed; code trees inside results are skipped; symlinked directories are never followed and
+symlinked files only when they point inside the tree. Only what the rules read is parsed: the
+summary, one per-epoch file, the overrides list (by hand, it is a plain list), config.yaml (C YAML
+loader when available), metadata, fs_separation.json, shared_fs.json, cluster_info.json,
+provenance.json.
+
+Symlinks: a file is opened with O_NOFOLLOW, and a link is read only through its resolved target
+when that lies inside the tree, so a link swapped in after the listing is caught too. A link (to a
+file or a folder) that leaves the tree is a `symlink` Problem (a WARNING finding), never read.
+JSON goes through mlps.jsonio: above the size limit or nested deeper than MAX_DEPTH it is a
+Problem too, not a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+from mlps.jsonio import MAX_BYTES, ReadError, parse_json, read_bytes, shape_problem
+from mlps.results.models import Leaf, Problem, Tree, Workload, parse_dir_timestamp
+
+SIZE_LIMIT = MAX_BYTES
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+BENCHMARKS = ("training", "checkpointing", "kv_cache", "vector_database")
+COMMANDS = ("run", "datagen", "datasize", "configview")
+CONFIG_DIRS = ("dlio_config", "configs", ".hydra")
+CONFIG_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
+SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv", "venv", "site-packages",
+                       "dlio_benchmark", "code", "code-images", ".pytest_cache", ".idea", ".vscode",
+                       "test", "tests", "test_data"})
+CODE_MARKERS = frozenset({".code-hash.json", "setup.py", "pyproject.toml", ".git", ".mlps-image-pool"})
+NOT_HOST_DIRS = frozenset({"vectordb", "collector-staging"})
+
+SUMMARY_RE = re.compile(r"^(?:.*_)?summary(?:_.*)?\.json$")
+PER_EPOCH_RE = re.compile(r"^(?:(\d+)_)?per_epoch_stats\.json$")
+OUTPUT_RE = re.compile(r"^(\d+)_output\.json$")
+METADATA_RE = re.compile(r"^.+_metadata\.json$")
+RUN_NAME_RE = re.compile(r"^(?:.*_)?run[-_]?\d+$", re.IGNORECASE)
+CODE_IMAGE_RE = re.compile(r"^code-[0-9a-f]{8}$")
+CRASH_RE = re.compile(r"^(?:core(?:\.\d+)?|hs_err_pid\d+\.log|.*\.crash|crash.*\.(?:log|txt))$", re.IGNORECASE)
+PLACEHOLDER = b"PRUNED BY STAFF"
+
+
+class TreeError(Exception):
+    """The tree itself cannot be read (absent, not a directory, permission denied)."""
+
+
+def is_junk(name: str) -> bool:
+    return (name.startswith(("._", "~$", ".~lock")) or name in (".DS_Store", "Thumbs.db", "desktop.ini")
+            or bool(CRASH_RE.match(name)))
+
+
+def read_tree(root, size_limit: int = SIZE_LIMIT) -> Tree:
+    root = Path(root).absolute()
+    if not root.exists():
+        raise TreeError(f"{root}: no such directory; give the results directory to verify")
+    if not root.is_dir():
+        raise TreeError(f"{root}: not a directory; give the results directory to verify")
+    try:
+        os.scandir(root).close()
+    except OSError as exc:
+        raise TreeError(f"{root}: cannot list it ({exc.strerror}); check permissions") from exc
+    walker = _Walker(root, size_limit)
+    walker.walk(root, "")
+    walker.group()
+    return walker.tree
+
+
+class _Walker:
+    def __init__(self, root: Path, size_limit: int):
+        self.root = root
+        self.root_real = os.path.realpath(root)
+        self.limit = size_limit
+        self.tree = Tree(root=root)
+        self.leaves: list[Leaf] = []
+        self.reports: list[tuple[str, Path]] = []     # (dir rel, file path)
+
+    # --- directory walk -----------------------------------------------------------------------
+    def _list(self, path: Path, rel: str, problems: list):
+        files, dirs = {}, {}
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError as exc:
+            problems.append(Problem("unreadable", rel or ".", f"cannot list directory: {exc.strerror}"))
+            return files, dirs
+        for entry in entries:
+            name = entry.name
+            child_rel = f"{rel}/{name}" if rel else name
+            if is_junk(name):
+                self.tree.junk.append(child_rel)
+                continue
+            try:
+                if entry.is_symlink():
+                    self._symlink(entry, child_rel, files, problems)
+                elif entry.is_dir(follow_symlinks=False):
+                    dirs[name] = entry
+                elif entry.is_file(follow_symlinks=False):
+                    files[name] = entry
+            except OSError as exc:
+                problems.append(Problem("unreadable", child_rel, exc.strerror or str(exc)))
+        return files, dirs
+
+    def _inside(self, target: str) -> bool:
+        return target == self.root_real or target.startswith(self.root_real + os.sep)
+
+    def _symlink(self, entry, rel: str, files: dict, problems: list) -> None:
+        target = os.path.realpath(entry.path)
+        if not self._inside(target):
+            kind = "folder" if os.path.isdir(target) else "file"
+            problems.append(Problem("symlink", rel, f"symlinked {kind} points outside the tree to {target}; "
+                                                    "not read"))
+        elif os.path.isdir(target):
+            # inside the tree it is read where it really is; following it could loop or count twice
+            self.tree.skipped.append(f"{rel} (symlinked directory, not followed)")
+        elif os.path.isfile(target):
+            files[entry.name] = entry
+
+    def walk(self, path: Path, rel: str) -> None:
+        problems: list = []
+        files, dirs = self._list(path, rel, problems)
+        name = path.name
+        if rel and (name in SKIP_DIRS or CODE_IMAGE_RE.match(name) or CODE_MARKERS & (files.keys() | dirs.keys())):
+            self.tree.skipped.append(f"{rel} (code tree)")
+            return
+        if "mlperf_storage_report.json" in files:
+            self.reports.append((rel, path / "mlperf_storage_report.json"))
+        leaf = None
+        if rel and (parse_dir_timestamp(name) or _has_markers(files, dirs)):
+            leaf = self._read_leaf(path, rel, files, dirs)
+        elif rel and RUN_NAME_RE.match(name):
+            hosts = self._host_parts(path, rel, dirs)
+            if hosts:
+                leaf = self._read_leaf(path, rel, files, dirs, hosts)
+        if leaf is not None:
+            leaf.problems[:0] = problems          # what listing the leaf met belongs to the leaf
+            self.leaves.append(leaf)
+            return
+        self.tree.problems.extend(problems)
+        for child in sorted(dirs):
+            self.walk(path / child, f"{rel}/{child}" if rel else child)
+
+    def _host_parts(self, path: Path, rel: str, dirs: dict) -> dict:
+        """Child folders of a run that hold a host's DLIO files (v1.0 per-host subfolders)."""
+        hosts = {}
+        for child in sorted(dirs):
+            if child in CONFIG_DIRS or child in NOT_HOST_DIRS or child.startswith(("option_", ".")):
+                continue
+            sub_files, sub_dirs = self._list(path / child, f"{rel}/{child}", self.tree.problems)
+            if any(SUMMARY_RE.match(f) or PER_EPOCH_RE.match(f) for f in sub_files):
+                hosts[child] = (sub_files, sub_dirs)
+        return hosts
+
+    # --- one leaf -----------------------------------------------------------------------------
+    def _read_leaf(self, path: Path, rel: str, files: dict, dirs: dict, hosts: dict | None = None) -> Leaf:
+        leaf = Leaf(path=path, rel=rel, name=path.name, timestamp=parse_dir_timestamp(path.name),
+                    files=frozenset(files))
+        if hosts is None:
+            hosts = self._host_parts(path, rel, dirs) if dirs else {}
+        leaf.host_parts = tuple(hosts)
+        problems = leaf.problems
+        self._read_summary_and_stats(leaf, path, rel, files, hosts)
+        leaf.output_files = tuple(sorted(f for f in files if OUTPUT_RE.match(f)))
+        meta_names = sorted(f for f in files if METADATA_RE.match(f))
+        if meta_names:
+            preferred = [m for m in meta_names if path.name in m] or meta_names
+            leaf.metadata_file = preferred[0]
+            leaf.metadata = self._json(path / preferred[0], f"{rel}/{preferred[0]}", problems)
+        if "fs_separation.json" in files:
+            leaf.fs_separation = self._json(path / "fs_separation.json", f"{rel}/fs_separation.json", problems)
+        if "shared_fs.json" in files:
+            leaf.shared_fs = self._json(path / "shared_fs.json", f"{rel}/shared_fs.json", problems)
+        if "provenance.json" in files:
+            prov = self._json(path / "provenance.json", f"{rel}/provenance.json", problems)
+            if isinstance(prov, dict) and isinstance(prov.get("rules_edition"), str):
+                leaf.rules_edition = prov["rules_edition"]
+        self._read_cluster_info(leaf, path, rel, files, dirs)
+        self._read_config_dir(leaf, path, rel, dirs, hosts)
+        if leaf.metadata is not None and not isinstance(leaf.metadata, dict):
+            leaf.problems.append(Problem("unparsable", f"{rel}/{leaf.metadata_file}", "expected a JSON object"))
+            leaf.metadata = None
+        return leaf
+
+    def _read_summary_and_stats(self, leaf: Leaf, path: Path, rel: str, files: dict, hosts: dict) -> None:
+        sources = [("", path, files)] + [(h, path / h, hosts[h][0]) for h in hosts]
+        for prefix, folder, names in sources:
+            summaries = sorted((f for f in names if SUMMARY_RE.match(f)), key=_summary_rank)
+            if summaries:
+                name = summaries[0]
+                sub = f"{prefix}/{name}" if prefix else name
+                leaf.summary_file = sub
+                leaf.summary = self._json(folder / name, f"{rel}/{sub}", leaf.problems)
+                break
+        for prefix, folder, names in sources:
+            stats = sorted((f for f in names if PER_EPOCH_RE.match(f)), key=_rank_of)
+            if stats:
+                leaf.per_epoch_files = tuple(f"{prefix}/{s}" if prefix else s for s in stats)
+                leaf.per_epoch = self._json(folder / stats[0], f"{rel}/{leaf.per_epoch_files[0]}", leaf.problems)
+                break
+        for attr in ("summary", "per_epoch"):
+            value = getattr(leaf, attr)
+            if value is not None and not isinstance(value, dict):
+                file = leaf.summary_file if attr == "summary" else leaf.per_epoch_files[0]
+                leaf.problems.append(Problem("unparsable", f"{rel}/{file}", "expected a JSON object"))
+                setattr(leaf, attr, None)
+        if isinstance(leaf.summary, dict):
+            # Drop the bulky per-host dumps the rules never read (memory for 1,000s of leaves).
+            leaf.summary.pop("host_cpuinfo", None)
+            meminfo = leaf.summary.pop("host_meminfo", None)
+            if isinstance(meminfo, dict) and "MemTotal" in meminfo:
+                leaf.summary["host_meminfo"] = {"MemTotal": meminfo["MemTotal"]}
+
+    def _read_cluster_info(self, leaf: Leaf, path: Path, rel: str, files: dict, dirs: dict) -> None:
+        if "cluster_info.json" in files:
+            candidate = "cluster_info.json"
+        elif "collector-staging" in dirs and (path / "collector-staging" / "cluster_info.json").is_file():
+            candidate = "collector-staging/cluster_info.json"
+        else:
+            return
+        leaf.cluster_info_file = candidate
+        data = self._json(path / candidate, f"{rel}/{candidate}", leaf.problems)
+        leaf.cluster_info = data if isinstance(data, dict) else None
+
+    def _read_config_dir(self, leaf: Leaf, path: Path, rel: str, dirs: dict, hosts: dict) -> None:
+        places = [("", path, dirs)] + [(h, path / h, hosts[h][1]) for h in hosts]
+        for prefix, folder, subdirs in places:  # noqa: B007 - the loop's last values are used below
+            found = next((d for d in CONFIG_DIRS if d in subdirs), None)
+            if found:
+                break
+        else:
+            return
+        cfg_rel = f"{prefix}/{found}" if prefix else found
+        leaf.config_dir = cfg_rel
+        cfg_files, _ = self._list(folder / found, f"{rel}/{cfg_rel}", leaf.problems)
+        leaf.config_files = frozenset(cfg_files)
+        base = folder / found
+        if "overrides.yaml" in cfg_files:
+            text = self._text(base / "overrides.yaml", f"{rel}/{cfg_rel}/overrides.yaml", leaf.problems)
+            if text is not None:
+                leaf.overrides = _parse_overrides(text, f"{rel}/{cfg_rel}/overrides.yaml", leaf.problems)
+        if "config.yaml" in cfg_files:
+            text = self._text(base / "config.yaml", f"{rel}/{cfg_rel}/config.yaml", leaf.problems)
+            if text is not None:
+                leaf.config = _parse_config(text, f"{rel}/{cfg_rel}/config.yaml", leaf.problems)
+        if "hydra.yaml" in cfg_files:
+            # Not parsed (no rule reads it); only checked to be a readable, non-empty file.
+            try:
+                size = (base / "hydra.yaml").stat().st_size
+                if size == 0:
+                    leaf.problems.append(Problem("unparsable", f"{rel}/{cfg_rel}/hydra.yaml", "empty file"))
+            except OSError as exc:
+                leaf.problems.append(Problem("unreadable", f"{rel}/{cfg_rel}/hydra.yaml", exc.strerror or ""))
+
+    # --- file loading -------------------------------------------------------------------------
+    def _bytes(self, path: Path, rel: str, problems: list) -> bytes | None:
+        try:
+            try:
+                data = read_bytes(path, max_bytes=self.limit, follow_symlinks=False)
+            except ReadError as exc:
+                if exc.kind != "symlink":
+                    raise
+                target = os.path.realpath(path)
+                if not self._inside(target):
+                    problems.append(Problem("symlink", rel, f"symlink points outside the tree to {target}; "
+                                                            "not read"))
+                    return None
+                data = read_bytes(target, max_bytes=self.limit, follow_symlinks=False)
+        except ReadError as exc:
+            problems.append(Problem(exc.kind, rel, exc.detail))
+            return None
+        if data.startswith(PLACEHOLDER):
+            problems.append(Problem("placeholder", rel, "replaced by a 'PRUNED BY STAFF' placeholder"))
+            return None
+        return data
+
+    def _json(self, path: Path, rel: str, problems: list):
+        data = self._bytes(path, rel, problems)
+        if data is None:
+            return None
+        try:
+            return parse_json(data, rel)
+        except ReadError as exc:
+            problems.append(Problem(exc.kind, rel, exc.detail))
+            return None
+
+    def _text(self, path: Path, rel: str, problems: list) -> str | None:
+        data = self._bytes(path, rel, problems)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem("unparsable", rel, f"not UTF-8 text: {exc}"))
+            return None
+
+    # --- grouping into workloads --------------------------------------------------------------
+    def group(self) -> None:
+        by_path: dict[str, Workload] = {}
+        root_parts = self.root.parts
+        for leaf in self.leaves:
+            parts = root_parts + tuple(leaf.rel.split("/"))
+            wl_parts, benchmark, model, command = _locate(parts, leaf)
+            leaf.benchmark, leaf.command = benchmark, command
+            wl_rel = "/".join(wl_parts[len(root_parts):]) or "."
+            workload = by_path.get(wl_rel)
+            if workload is None:
+                workload = Workload(path=Path(*wl_parts), rel=wl_rel, benchmark=benchmark, model=model)
+                _division(workload, parts)
+                by_path[wl_rel] = workload
+            workload.leaves.append(leaf)
+        stamped = {leaf.timestamp is not None for leaf in self.leaves}
+        self.tree.layout = {frozenset(): "unknown", frozenset({True}): "v3",
+                            frozenset({False}): "v1"}.get(frozenset(stamped), "mixed")
+        self._inherit_cluster_info()
+        for workload in by_path.values():
+            workload.leaves.sort(key=lambda leaf: leaf.sort_key)
+            _identity(workload)
+            self._results_json(workload)
+        self._attach_reports(by_path)
+        self.tree.workloads = sorted(by_path.values(), key=lambda w: w.rel)
+
+    def _inherit_cluster_info(self) -> None:
+        """A cluster_info.json collected once per campaign may sit above the leaves (up to the root)."""
+        found: dict[Path, tuple | None] = {}
+        for leaf in self.leaves:
+            if leaf.cluster_info is not None or leaf.cluster_info_file is not None:
+                continue
+            folder = leaf.path.parent
+            chain = []
+            while folder != self.root.parent and folder not in found:
+                chain.append(folder)
+                candidate = folder / "cluster_info.json"
+                if candidate.is_file() and not candidate.is_symlink():
+                    rel = candidate.relative_to(self.root).as_posix()
+                    data = self._json(candidate, rel, self.tree.problems)
+                    found[folder] = (data, rel) if isinstance(data, dict) else None
+                    break
+                if folder == self.root:
+                    found[folder] = None
+                    break
+                folder = folder.parent
+            result = found.get(folder)
+            for item in chain:
+                found.setdefault(item, result)
+            if result:
+                leaf.cluster_info = result[0]
+                # relative to the leaf, so rules can point at it like any leaf file
+                leaf.cluster_info_file = os.path.relpath(self.root / result[1], leaf.path)
+
+    def _results_json(self, workload: Workload) -> None:
+        relative = {"training": "run/results.json", "checkpointing": "results.json"}.get(workload.benchmark)
+        if relative is None or not workload.runs or workload.runs[0].timestamp is None:
+            return
+        target = workload.path / relative
+        if target.is_file():
+            workload.results_json_file = f"{workload.rel}/{relative}"
+            data = self._json(target, workload.results_json_file, workload.problems)
+            workload.results_json = data if isinstance(data, dict | list) else None
+
+    def _attach_reports(self, by_path: dict) -> None:
+        for rel, path in self.reports:
+            candidates = [w for w in by_path.values()
+                          if w.rel == rel or w.rel.startswith(rel + "/") or rel == "." or not rel
+                          or any(leaf.rel == rel for leaf in w.leaves)]
+            if not candidates:
+                continue
+            problems = candidates[0].problems
+            data = self._json(path, f"{rel}/mlperf_storage_report.json" if rel else path.name, problems)
+            if not isinstance(data, dict):
+                continue
+            overall = data.get("overall") if isinstance(data.get("overall"), dict) else {}
+            if len(candidates) > 1:
+                candidates = [w for w in candidates if w.model == overall.get("model")
+                              and w.accelerator in (None, overall.get("accelerator"))]
+            for workload in candidates:
+                report_rel = f"{rel}/mlperf_storage_report.json" if rel else "mlperf_storage_report.json"
+                # the nearest report wins over one further up
+                if workload.report_file is None or len(report_rel) > len(workload.report_file):
+                    workload.report, workload.report_file = data, report_rel
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def _has_markers(files: dict, dirs: dict) -> bool:
+    if any(d in dirs for d in CONFIG_DIRS):
+        return True
+    return any(SUMMARY_RE.match(f) or PER_EPOCH_RE.match(f) or OUTPUT_RE.match(f) or METADATA_RE.match(f)
+               for f in files)
+
+
+def _summary_rank(name: str):
+    """summary.json first, then rank-prefixed ones by rank, then anything else."""
+    if name == "summary.json":
+        return (0, 0, name)
+    head = name.split("_", 1)[0]
+    return (1, int(head), name) if head.isdigit() else (2, 0, name)
+
+
+def _rank_of(name: str):
+    match = PER_EPOCH_RE.match(name)
+    return int(match.group(1)) if match and match.group(1) else -1
+
+
+def _parse_overrides(text: str, rel: str, problems: list):
+    """overrides.yaml is a plain list of strings; read it by hand, fall back to YAML if it is not."""
+    items = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not line.startswith("- "):
+            return _yaml_list(text, rel, problems)
+        item = line[2:].strip()
+        if len(item) >= 2 and item[0] in "'\"" and item[-1] == item[0]:
+            item = item[1:-1]
+        items.append(item)
+    return items
+
+
+def _load_yaml(text: str, rel: str, problems: list):
+    """(ok, data): YAML through the safe loader, refused when nested too deeply or built with aliases."""
+    try:
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or pure-Python SafeLoader)
+    except yaml.YAMLError as exc:
+        problems.append(Problem("unparsable", rel, f"not valid YAML: {str(exc).splitlines()[0]}"))
+        return False, None
+    except RecursionError:                  # the pure-Python loader recurses per nesting level
+        problems.append(Problem("unparsable", rel, "YAML nested too deeply"))
+        return False, None
+    return _shape_ok(data, rel, problems), data
+
+
+def _shape_ok(data, rel: str, problems: list) -> bool:
+    problem = shape_problem(data)
+    if problem:
+        problems.append(Problem("unparsable", rel, f"YAML {problem}"))
+    return problem is None
+
+
+def _yaml_list(text: str, rel: str, problems: list):
+    ok, data = _load_yaml(text, rel, problems)
+    if not ok:
+        return None
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        problems.append(Problem("unparsable", rel, "expected a YAML list of override strings"))
+        return None
+    return [str(item) for item in data]
+
+
+_KEY_RE = re.compile(r"^([A-Za-z0-9_.\-/]+):(?: +(.*))?$")
+_INT_RE = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+_FLOAT_RE = re.compile(r"^[-+]?[0-9]+\.[0-9]*$")
+_PLAIN_RE = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./\-]*$")
+_YAML11_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
+_CONSTANTS = {"true": True, "false": False, "null": None, "~": None}
+
+
+class _NotSimple(Exception):
+    """The text uses YAML beyond plain block mappings of simple scalars; let PyYAML read it."""
+
+
+def _scalar(text: str):
+    if text in ("", "~") or text.lower() in _CONSTANTS:
+        if text not in ("", "~", "true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"):
+            raise _NotSimple
+        return _CONSTANTS.get(text.lower())
+    if _INT_RE.match(text):
+        return int(text)
+    if _FLOAT_RE.match(text):
+        return float(text)
+    if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1]:
+        return text[1:-1]
+    if len(text) >= 2 and text[0] == text[-1] == '"' and not set('"\\') & set(text[1:-1]):
+        return text[1:-1]
+    if _PLAIN_RE.match(text) and text.lower() not in _YAML11_WORDS:
+        return text
+    raise _NotSimple
+
+
+def _key_line(raw: str):
+    """(indent, key, value text or None) of one `key: value` line; _NotSimple for anything else."""
+    stripped = raw.strip()
+    if "\t" in raw[: len(raw) - len(raw.lstrip())]:
+        raise _NotSimple
+    match = _KEY_RE.match(stripped)
+    if not match:
+        raise _NotSimple
+    key, value = match.group(1), match.group(2)
+    if _INT_RE.match(key) or _FLOAT_RE.match(key) or key.lower() in _CONSTANTS or key.lower() in _YAML11_WORDS:
+        raise _NotSimple                    # YAML would not make this key a string
+    return len(raw) - len(raw.lstrip(" ")), key, (value.strip() or None) if value else None
+
+
+def parse_simple_yaml(text: str) -> dict:
+    """DLIO's config.yaml is a block mapping of plain scalars (Hydra writes it so). Read that subset
+    by hand, about 20x faster than the YAML loader's constructors; anything else (lists, flow
+    style, anchors, multi-line or ambiguous scalars) raises _NotSimple so PyYAML decides."""
+    root: dict = {}
+    stack = [[-1, root, None]]              # [parent key's indent, mapping, its keys' indent]
+    pending = None                          # (indent, mapping, key) of a `key:` awaiting children
+    for raw in text.splitlines():
+        if not raw.strip() or raw.strip().startswith("#"):
+            continue
+        indent, key, value = _key_line(raw)
+        if pending is not None:
+            p_indent, p_map, p_key = pending
+            pending = None
+            p_map[p_key] = {} if indent > p_indent else None
+            if indent > p_indent:
+                stack.append([p_indent, p_map[p_key], None])
+        while indent <= stack[-1][0]:
+            stack.pop()
+        level = stack[-1]
+        if level[2] is None:
+            level[2] = indent
+        elif level[2] != indent:
+            raise _NotSimple                # keys of one mapping must line up
+        if value is None:
+            pending = (indent, level[1], key)
+        else:
+            level[1][key] = _scalar(value)
+    if pending is not None:
+        pending[1][pending[2]] = None
+    return root
+
+
+def _parse_config(text: str, rel: str, problems: list):
+    try:
+        data = parse_simple_yaml(text)
+    except _NotSimple:
+        data = None
+    if data is None:
+        ok, data = _load_yaml(text, rel, problems)
+        if not ok:
+            return None
+    elif not _shape_ok(data, rel, problems):         # hand-parsed: only the depth can be wrong
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem("unparsable", rel, "expected a YAML mapping"))
+        return None
+    inner = data.get("workload")
+    return inner if isinstance(inner, dict) else data
+
+
+def _locate(parts: tuple, leaf: Leaf):
+    """(workload path parts, benchmark, model, command) for a leaf from its absolute path parts."""
+    bench_idx = max((i for i, p in enumerate(parts[:-1]) if p in BENCHMARKS), default=None)
+    if bench_idx is not None:
+        benchmark = parts[bench_idx]
+        tail = parts[bench_idx + 1:]
+        depth = 2 if benchmark == "vector_database" else 1
+        if len(tail) > depth:
+            model = "/".join(tail[:depth])
+            wl = parts[:bench_idx + 1 + depth]
+            rest = tail[depth:-1]
+            if rest and rest[0] in COMMANDS:
+                command = rest[0]
+            elif benchmark == "checkpointing":
+                command = "run"
+            else:
+                command = tail[depth] if tail[depth] in COMMANDS else "run"
+            return wl, benchmark, model, command
+    # v1.0 style: the workload is the folder holding the runs (skipping a `runs/` level)
+    parent = parts[:-1]
+    command = "datagen" if parts[-1] == "datagen" or _generates_only(leaf) else "run"
+    if parent and parent[-1] in COMMANDS:
+        command = parent[-1]
+        parent = parent[:-1]
+    elif parent and parent[-1].lower() == "runs":
+        parent = parent[:-1]
+    metric = leaf.metric
+    benchmark = "checkpointing" if any(k.startswith(("save_", "load_")) for k in metric) else "training"
+    return parent, benchmark, None, command
+
+
+def _generates_only(leaf: Leaf) -> bool:
+    """A DLIO invocation that generated data and did not train (DLIO 2.0.0 datagen leaves)."""
+    generate, train = leaf.param("workflow.generate_data"), leaf.param("workflow.train")
+    return generate in (True, "True", "true") and train in (False, "False", "false")
+
+
+def _division(workload: Workload, parts: tuple) -> None:
+    idx = max((i for i, p in enumerate(parts) if p.lower() in ("closed", "open")), default=None)
+    if idx is None:
+        return
+    workload.division = parts[idx].lower()
+    if idx + 1 < len(parts):
+        workload.org = parts[idx + 1]
+    if idx + 3 < len(parts) and parts[idx + 2] == "results":
+        workload.system = parts[idx + 3]
+
+
+def _identity(workload: Workload) -> None:
+    """Model and accelerator: from the leaves' own records first, then the folder names."""
+    models = [leaf.model for leaf in workload.leaves if leaf.model]
+    accels = [leaf.accelerator for leaf in workload.leaves if leaf.accelerator]
+    if workload.model is None:
+        if models:
+            workload.model = models[0]
+        else:
+            name = workload.path.name
+            workload.model = name.split("_", 1)[0] if "_" in name else name
+    if accels:
+        workload.accelerator = max(sorted(set(accels)), key=accels.count)
+    elif workload.benchmark == "training":
+        name = workload.path.name
+        if "_" in name:
+            workload.accelerator = name.rsplit("_", 1)[1]
+        elif workload.path.parent.name == workload.model or name in ("h100", "a100", "b200", "mi355"):
+            workload.accelerator = name
+            if workload.model == name:
+                workload.model = workload.path.parent.name

@@ -1,0 +1,169 @@
+"""The time series of a run leaf, reduced to what the report plots.
+
+A leaf holds one `mlps-timeseries/1` JSONL file per host, in a folder `*timeseries*/` (the
+campaign writes `training_<ts>_timeseries/<host>.jsonl`) or as `*timeseries*.jsonl` files at the
+leaf root. Rates come from mlps_timeseries.rates() (one home for that arithmetic); this module
+only picks the five figures plotted and thins them to a few hundred points per host, so a report
+over 1,000 leaves keeps little in memory.
+
+DLIO writes its epoch times as naive local time while the samples carry Unix time; the offset
+between the two is the timezone, a whole number of quarter hours, found by comparing the middle
+of the run in both clocks.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlps.results.models import parse_time
+from mlps_module_utils.mlps_timeseries import rates, read_jsonl
+
+MIB = 2**20
+GIB = 2**30
+MAX_POINTS = 240          # per host, metric and run when a chart shows one run: a point per 2 pixels
+MIN_POINTS = 30           # per run however many runs share a chart
+QUARTER_HOUR = 900.0
+# (key, title, unit, value from one rates() entry)
+METRICS = (
+    ("disk_read", "Disk read", "MiB/s", lambda r: _scaled(r["disk_total"].get("read_bytes_per_s"), MIB)),
+    ("disk_write", "Disk write", "MiB/s", lambda r: _scaled(r["disk_total"].get("write_bytes_per_s"), MIB)),
+    ("net_rx", "Network receive", "MiB/s", lambda r: _scaled(r["net_total"].get("rx_bytes_per_s"), MIB)),
+    ("cpu_busy", "CPU busy", "%", lambda r: r.get("cpu_busy_pct")),
+    ("page_cache", "Page cache", "GiB", lambda r: _scaled(r.get("page_cache_bytes"), GIB)),
+)
+
+
+def _scaled(value, unit: float):
+    return None if value is None else value / unit
+
+
+@dataclass
+class LeafSeries:
+    """One run's plotted series: per host {metric: [(unix time, value)]}, its time span and epochs."""
+
+    leaf: str
+    start: float | None = None
+    end: float | None = None
+    hosts: dict = field(default_factory=dict)
+    epochs: list = field(default_factory=list)        # (unix start, unix end, label)
+    files: list = field(default_factory=list)
+    skipped_lines: int = 0
+    offset: float | None = None                       # naive DLIO time + offset = Unix time
+
+
+def series_files(leaf_path: Path) -> list[Path]:
+    """`*timeseries*/*.jsonl` and `*timeseries*.jsonl` (also `.json`) in the leaf, sorted."""
+    found = []
+    try:
+        entries = list(os.scandir(leaf_path))
+    except OSError:
+        return []
+    for entry in entries:
+        if "timeseries" not in entry.name or entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            try:
+                found.extend(Path(e.path) for e in os.scandir(entry.path)
+                             if e.name.endswith(".jsonl") and e.is_file(follow_symlinks=False))
+            except OSError:
+                continue
+        elif entry.name.endswith((".jsonl", ".json")) and entry.is_file(follow_symlinks=False):
+            found.append(Path(entry.path))
+    return sorted(found)
+
+
+def thin(points: list, limit: int = MAX_POINTS) -> list:
+    """At most `limit` points: means over equal runs of consecutive samples (gaps stay gaps)."""
+    if len(points) <= limit:
+        return points
+    size = len(points) / limit
+    out = []
+    for index in range(limit):
+        chunk = points[int(index * size):int((index + 1) * size)]
+        values = [v for _t, v in chunk if v is not None]
+        out.append((chunk[len(chunk) // 2][0], sum(values) / len(values) if values else None))
+    return out
+
+
+def _naive_seconds(when: datetime) -> float:
+    return when.replace(tzinfo=UTC).timestamp()
+
+
+def clock_offset(series_start: float, series_end: float, naive_start: datetime | None,
+                 naive_end: datetime | None) -> float:
+    """Seconds to add to DLIO's naive local times to get Unix time (a whole number of quarter hours)."""
+    if naive_start is None:
+        return 0.0
+    naive_mid = _naive_seconds(naive_start)
+    if naive_end is not None:
+        naive_mid = (naive_mid + _naive_seconds(naive_end)) / 2
+    series_mid = (series_start + series_end) / 2
+    return round((series_mid - naive_mid) / QUARTER_HOUR) * QUARTER_HOUR
+
+
+def epochs_of(per_epoch: dict | None) -> list[tuple]:
+    """(naive start, naive end, label) per training epoch of DLIO's per-epoch statistics."""
+    out = []
+    for key, value in (per_epoch or {}).items():
+        if not isinstance(value, dict):
+            continue
+        start, end = parse_time(value.get("start")), parse_time(value.get("end"))
+        if start is not None:
+            out.append((start, end, f"epoch {key}"))
+    return sorted(out, key=lambda item: item[0])
+
+
+def decimate(samples: list, limit: int) -> list:
+    """Every k-th sample (and the last), at most about `limit`. Counters are cumulative, so the rate
+    between two kept samples is exactly the mean rate over the samples skipped between them: nothing
+    is lost that a chart of this width could show, and rates() has k times less to do."""
+    if len(samples) <= limit + 1:
+        return samples
+    step = -(-len(samples) // limit)
+    kept = samples[::step]
+    if kept[-1] is not samples[-1]:
+        kept.append(samples[-1])
+    return kept
+
+
+def load_leaf(leaf, points: int = MAX_POINTS) -> LeafSeries | None:
+    """The leaf's plotted series (about `points` per host and metric), or None without time series."""
+    files = series_files(leaf.path)
+    if not files:
+        return None
+    result = LeafSeries(leaf=leaf.name, files=[f.name for f in files])
+    for path in files:
+        try:
+            samples, skipped = read_jsonl(str(path))
+        except OSError:
+            result.skipped_lines += 1
+            continue
+        result.skipped_lines += skipped
+        by_host: dict = {}
+        for sample in samples:
+            by_host.setdefault(str(sample.get("host") or path.stem), []).append(sample)
+        for host, host_samples in by_host.items():
+            host_samples.sort(key=lambda s: s.get("mono") or 0)
+            steps = rates(decimate(host_samples, points))
+            walls = [s["wall"] for s in host_samples if isinstance(s.get("wall"), int | float)]
+            if walls:
+                result.start = min(walls) if result.start is None else min(result.start, *walls)
+                result.end = max(walls) if result.end is None else max(result.end, *walls)
+            metrics = {key: thin([(r["wall"], pick(r)) for r in steps if isinstance(r.get("wall"), int | float)],
+                                 points)
+                       for key, _title, _unit, pick in METRICS}
+            result.hosts[host] = metrics
+    if result.start is None:
+        return result
+    epochs = epochs_of(leaf.per_epoch)
+    naive_start = leaf.start or (epochs[0][0] if epochs else None)
+    naive_end = leaf.end or (epochs[-1][1] if epochs else None)
+    offset = clock_offset(result.start, result.end, naive_start, naive_end)
+    result.offset = offset
+    for start, end, label in epochs:
+        result.epochs.append((_naive_seconds(start) + offset,
+                              _naive_seconds(end) + offset if end else None, label))
+    return result

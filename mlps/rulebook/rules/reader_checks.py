@@ -1,0 +1,61 @@
+"""What the reader met: unreadable files, junk, skipped code trees, symlinks leaving the tree."""
+
+from __future__ import annotations
+
+from mlps.rulebook.findings import Outcome
+from mlps.rulebook.registry import ALL_BENCHMARKS, PROFILES, Rule
+
+_FIX = {
+    "unparsable": "restore the file from the run's output; a hand-edited or truncated file cannot be verified",
+    "too_large": "the verifier refuses JSON/YAML files above the size limit; check the file is what DLIO wrote",
+    "unreadable": "fix the file's permissions so the verifier can read it",
+    "symlink": "copy the file into the results tree instead of linking outside it",
+}
+
+
+class ReadableFiles(Rule):
+    id = "READ-FILES"
+    section = "2.1.14-2.1.20 (evidence must be readable)"
+    description = "every file the rules read parses: not truncated, not oversized, not a link out of the tree"
+    benchmarks = ALL_BENCHMARKS
+    profiles = PROFILES
+
+    def check(self, ctx):
+        problems = [p for leaf in ctx.workload.leaves for p in leaf.problems] + list(ctx.workload.problems)
+        out = []
+        for problem in problems:
+            if problem.kind == "placeholder":
+                out.append(self.finding(f"{problem.path}: {problem.detail}", outcome=Outcome.INFO,
+                                        evidence=problem.path))
+                continue
+            outcome = Outcome.WARNING if problem.kind == "symlink" else Outcome.INVALID
+            out.append(self.finding(f"{problem.path} cannot be used: {problem.detail}", outcome=outcome,
+                                    evidence=problem.path, fix=_FIX.get(problem.kind)))
+        return out
+
+
+class TreeNotes(Rule):
+    id = "READ-TREE"
+    section = "reader"
+    description = "junk files (._*, .DS_Store, lock files, crash logs) and code trees are ignored and listed"
+    severity = Outcome.INFO
+    profiles = PROFILES
+    scope = "tree"
+
+    def check(self, ctx):
+        tree = ctx.tree
+        out = []
+        if tree.junk:
+            shown = ", ".join(tree.junk[:5]) + (" ..." if len(tree.junk) > 5 else "")
+            out.append(self.finding(f"ignored {len(tree.junk)} junk file(s): {shown}", actual=len(tree.junk),
+                                    fix="delete them before submitting (AppleDouble, .DS_Store, lock files)"))
+        if tree.skipped:
+            shown = ", ".join(tree.skipped[:5]) + (" ..." if len(tree.skipped) > 5 else "")
+            out.append(self.finding(f"skipped {len(tree.skipped)} folder(s) that are not results: {shown}",
+                                    actual=len(tree.skipped)))
+        for problem in tree.problems:
+            # a folder that cannot be listed may hide leaves; a link out of the tree is only skipped
+            outcome = Outcome.INVALID if problem.kind == "unreadable" else Outcome.WARNING
+            out.append(self.finding(f"{problem.path}: {problem.detail}", outcome=outcome,
+                                    evidence=problem.path, fix=_FIX.get(problem.kind)))
+        return out
