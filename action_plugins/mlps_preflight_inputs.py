@@ -6,31 +6,24 @@ The allow-lists live in mlps.inputs (through mlps.preflight), unit-tested withou
 
 from __future__ import annotations
 
-import json
+from ansible.errors import AnsibleError
 
-from ansible.plugins.action import ActionBase
+try:
+    from mlps.plugins.action import MlpsAction
+except ImportError as exc:  # not the project venv: say how to fix it instead of a loader traceback
+    raise AnsibleError(f"the controller's Python cannot import mlps ({exc}); run ansible-playbook from the "
+                       "project venv (make venv)") from exc
 
-ARGUMENT_SPEC = {"hosts": {"type": "dict", "required": True}}
 
+class ActionModule(MlpsAction):
+    ARGUMENT_SPEC = {"hosts": {"type": "dict", "required": True}}  # noqa: RUF012 - read-only spec
 
-class ActionModule(ActionBase):
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    def step(self, args, check):
+        from mlps import preflight  # noqa: PLC0415 - imported when the step runs
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            from mlps import preflight  # noqa: PLC0415 - only the controller has it
-        except ImportError as exc:
-            result.update(failed=True, msg=f"the controller's Python cannot import mlps ({exc}); run "
-                                           "ansible-playbook from the project venv (make venv)")
-            return result
-        hosts = json.loads(json.dumps(args["hosts"]))  # plain JSON types, not Ansible's containers
-        problems = preflight.input_problems(hosts)
-        result.update(changed=False, problems=problems)
+        problems = preflight.input_problems(args["hosts"])
+        out = {"changed": False, "problems": problems}
         if problems:
-            result.update(failed=True, msg="\n".join([
+            out.update(failed=True, msg="\n".join([
                 f"{len(problems)} inventory value(s) refused before anything was written:", *problems]))
-        return result
+        return out

@@ -9,10 +9,15 @@ mlps.preflight. It never fails the task itself; the role's last task does, from 
 
 from __future__ import annotations
 
-import json
 import os
 
-from ansible.plugins.action import ActionBase
+from ansible.errors import AnsibleError
+
+try:
+    from mlps.plugins.action import MlpsAction
+except ImportError as exc:  # not the project venv: say how to fix it instead of a loader traceback
+    raise AnsibleError(f"the controller's Python cannot import mlps ({exc}); run ansible-playbook from the "
+                       "project venv (make venv)") from exc
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},
@@ -31,21 +36,13 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(MlpsAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    WRITE_HINT = "check that mlps_results_dir is writable on the controller"
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            from mlps import preflight  # noqa: PLC0415 - only the controller has it
-        except ImportError as exc:
-            result.update(failed=True, msg=f"the controller's Python cannot import mlps ({exc}); run "
-                                           "ansible-playbook from the project venv (make venv)")
-            return result
-        args = json.loads(json.dumps(args))  # plain JSON types: the inputs arrive as Ansible's containers
+    def step(self, args, check):
+        from mlps import preflight  # noqa: PLC0415 - imported when the step runs
+
         first = (args["settings"].get(args["launcher"]) or next(iter(args["settings"].values()), {}))
         if args["skipped"]:
             checks, plan = [], None
@@ -57,23 +54,17 @@ class ActionModule(ActionBase):
             checks, plan = preflight.build_checks(gathered)
         document = preflight.report_document(checks, plan, first, skipped=args["skipped"],
                                              skip_reason=args["skip_reason"])
-        try:
-            preflight.write_report(args["dest"], document)
-        except OSError as exc:
-            result.update(failed=True, msg=f"cannot write {args['dest']}: {exc.strerror or exc}; check that "
-                                           "mlps_results_dir is writable on the controller")
-            return result
+        preflight.write_report(args["dest"], document)
         table = preflight.render_table(checks) if checks else [f"preflight skipped: {args['skip_reason']}"]
-        result.update(
-            changed=False,  # a report of what is there; the file is rewritten on every run by design
-            dest=os.path.abspath(args["dest"]),
-            ok=document["ok"],
-            summary=document["summary"],
-            plan=document["plan"],
-            checks=document["checks"],
-            failed_checks=[f"{c.name} on {c.host}" for c in checks if c.failed],
-            table=[*table, "", preflight.summary_line(checks) if checks else "preflight skipped",
-                   f"wrote {os.path.abspath(args['dest'])}"],
-            message=preflight.summary_line(checks) if checks else "preflight skipped",
-        )
-        return result
+        summary = preflight.summary_line(checks) if checks else "preflight skipped"
+        return {
+            "changed": False,  # a report of what is there; the file is rewritten on every run by design
+            "dest": os.path.abspath(args["dest"]),
+            "ok": document["ok"],
+            "summary": document["summary"],
+            "plan": document["plan"],
+            "checks": document["checks"],
+            "failed_checks": [f"{c.name} on {c.host}" for c in checks if c.failed],
+            "table": [*table, "", summary, f"wrote {os.path.abspath(args['dest'])}"],
+            "message": summary,
+        }

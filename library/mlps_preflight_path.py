@@ -78,11 +78,11 @@ hung:
   returned: always
 """
 
-import os  # noqa: E402 - DOCUMENTATION comes first in a module
-import socket  # noqa: E402 - DOCUMENTATION comes first in a module
+import os
+import socket
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - DOCUMENTATION comes first in a module
-from ansible.module_utils.mlps_procfs import run_bounded  # noqa: E402 - DOCUMENTATION comes first in a module
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mlps_procfs import run_bounded
 
 
 def make_directory(path, name, content, check_mode):

@@ -131,18 +131,18 @@ sentinel:
   returned: always
 """
 
-import contextlib  # noqa: E402 - DOCUMENTATION comes first in a module
-import errno  # noqa: E402 - DOCUMENTATION comes first in a module
-import json  # noqa: E402 - DOCUMENTATION comes first in a module
-import os  # noqa: E402 - DOCUMENTATION comes first in a module
-import socket  # noqa: E402 - DOCUMENTATION comes first in a module
-import subprocess  # noqa: E402 - DOCUMENTATION comes first in a module
-import sys  # noqa: E402 - DOCUMENTATION comes first in a module
-import uuid  # noqa: E402 - DOCUMENTATION comes first in a module
+import contextlib
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - DOCUMENTATION comes first in a module
-from ansible.module_utils.mlps_procfs import parse_meminfo, parse_mounts, parse_os_release, probe_path, run_bounded  # noqa: E402 - DOCUMENTATION comes first in a module
-from ansible.module_utils.mlps_venv import MARKER_NAME  # noqa: E402 - DOCUMENTATION comes first in a module
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mlps_procfs import parse_meminfo, parse_mounts, parse_os_release, probe_path, run_bounded
+from ansible.module_utils.mlps_venv import MARKER_NAME
 
 # Prints one JSON line: the MPI library mpi4py loads (after importing the DLIO module).
 IMPORT_SNIPPET = (

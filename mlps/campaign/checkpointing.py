@@ -10,7 +10,6 @@ Layout (DESIGN.md section 4, RULES.md 7.1: no command segment for checkpointing)
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import yaml
@@ -21,7 +20,6 @@ from mlps.errors import UserError
 from mlps.plan.checkpoint import CACHE_MULTIPLE, GIB, CheckpointPlan, plan_checkpoint
 from mlps.results import figures
 from mlps.rulebook.workloads import CHECKPOINT_COMMON, get_checkpoint_model
-from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement
 
 BENCHMARK = "checkpointing"
 METADATA_SCHEMA = "mlps-checkpointing-metadata/1"
@@ -34,18 +32,11 @@ CHECKPOINT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "check
 # A DLIO build has the checkpoint-only workload when its config knows these keys (MLCommons' build
 # does; the PyPI 2.0.0 release checkpoints only inside training and knows none of them).
 DLIO_CHECKPOINT_KEYS = ("num_checkpoints_write", "num_checkpoints_read")
-# Where each part of a client's staging folder lands in the leaf (as for training, mlps.campaign.phase).
-OUTPUT_PART, SERIES_PART = "dlio", "timeseries"
 
 
 # --- names and paths ----------------------------------------------------------------------------
 def workload_dir(results_dir, division: str, org: str, system: str, model: str) -> Path:
-    division = frame.check_name("mlps_checkpointing_division", division)
-    if division not in ("closed", "open"):
-        raise UserError(f"mlps_checkpointing_division={division!r}: expected closed or open")
-    return (Path(results_dir) / division / frame.check_name("mlps_checkpointing_org", org) / "results"
-            / frame.check_name("mlps_checkpointing_system", system) / BENCHMARK
-            / frame.check_name("mlps_checkpointing_model", model))
+    return frame.workload_dir(results_dir, division, org, system, BENCHMARK, model, prefix="mlps_checkpointing")
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -332,10 +323,6 @@ def write_results_json(workload: Path) -> dict:
 
 
 # --- one invocation, controller side (as mlps.campaign.phase does for a training phase) -------------
-def series_dir(stamp: str) -> str:
-    return f"{BENCHMARK}_{stamp}_timeseries"
-
-
 def engine_command(plan: dict, invocation: dict, output_folder: str, engine: dict) -> tuple[list, dict, dict]:
     """(argv of one rank, overrides, dlio_config texts) of DLIO or of the native engine.
 
@@ -365,41 +352,21 @@ def start_invocation(*, plan: dict, invocation: dict, staging_dir: str, engine: 
     The result carries `marker`, `leaf` and `stamp`: callback_plugins/mlps_leaves.py then marks the
     leaf interrupted should the campaign stop before start's matching end_invocation.
     """
-    workload = Path(plan["workload_dir"])
-    if check:
-        stamp = "YYYYMMDD_HHMMSS"
-        leaf = workload / stamp
-    else:
-        leaf, stamp = frame.allocate_leaf(workload, None)
-    name = frame.check_name("invocation name", invocation["name"])
-    stage = f"{staging_dir}/{name}-{stamp}"
-    output = f"{stage}/{OUTPUT_PART}"
-    argv, overrides, configs = engine_command(plan, invocation, output, engine)
-    try:
-        cmd = build_argv(argv, int(plan["processes"]), mpi["hosts"], mpirun=mpi["mpirun"],
-                         implementation=mpi["implementation"], as_root=bool(mpi.get("as_root")),
-                         mca={str(k): str(v) for k, v in (mpi.get("mca") or {}).items()},
-                         env=sorted(mpi.get("env") or []), rsh_agent=mpi.get("rsh_agent"), prefix=mpi.get("prefix"))
-        slots = placement(int(plan["processes"]), mpi["hosts"])
-    except MpirunError as exc:
-        raise UserError(f"cannot build the mpirun command: {exc}") from exc
+    leaf, stamp = phase.open_leaf(plan["workload_dir"], None, check)
+    names = phase.stage_names(staging_dir, frame.check_name("invocation name", invocation["name"]), stamp,
+                              LOG_PREFIX)
+    argv, overrides, configs = engine_command(plan, invocation, names["output"], engine)
+    cmd, slots = phase.mpirun_command(argv, plan["processes"], mpi)
     logs = [f"{LOG_PREFIX}.stdout.log", f"{LOG_PREFIX}.stderr.log"]
-    names = {
-        "leaf": str(leaf), "stamp": stamp, "stage": stage, "label": name,
-        "metadata_file": frame.metadata_name(stamp, BENCHMARK), "engine_argv": argv, "overrides": overrides,
-        "cmd": cmd, "placement": [list(pair) for pair in slots], "lease": f"{stage}/lease", "stop": f"{stage}/stop",
-        "marker": output, "series": f"{stage}/{SERIES_PART}", "log": f"{output}/dlio.log",
-        "stdout": f"{output}/{logs[0]}", "stderr": f"{output}/{logs[1]}",
-    }
+    names.update({"leaf": str(leaf), "stamp": stamp, "label": invocation["name"],
+                  "metadata_file": frame.metadata_name(stamp, BENCHMARK), "engine_argv": argv,
+                  "overrides": overrides, "cmd": cmd, "placement": slots})
     if check:
         return {**names, "changed": False}
-    for file_name, content in files.items():
-        frame.write_json_atomic(leaf / frame.check_name("file name", file_name), content)
+    phase.write_inputs(leaf, files, {})
     if configs:
         write_configs(leaf, configs)
-    for file_name, source in copies.items():
-        if source and Path(source).is_file():
-            shutil.copyfile(source, leaf / frame.check_name("file name", file_name))
+    phase.write_inputs(leaf, {}, copies)
     record = {
         **context, **plan.get("record", {}),
         "benchmark": BENCHMARK, "benchmark_type": BENCHMARK, "command": "run", "timestamp": stamp,
@@ -411,7 +378,8 @@ def start_invocation(*, plan: dict, invocation: dict, staging_dir: str, engine: 
                                       "mode": "subset" if plan.get("subset") else "default",
                                       "fsync": bool(engine.get("fsync", True))}},
         "override_parameters": overrides, "executed_command": cmd, "argv": cmd, "engine_argv": argv,
-        "timeseries": series_dir(stamp), "stdout_log": logs[0], "stderr_log": logs[1], "command_output_files": logs,
+        "timeseries": phase.series_dir(BENCHMARK, stamp), "stdout_log": logs[0], "stderr_log": logs[1],
+        "command_output_files": logs,
         "cluster_info": "cluster_info.json" if "cluster_info.json" in copies else None,
         "drop_caches": "drop_caches.json" if "drop_caches.json" in files else "not dropped",
     }
@@ -419,44 +387,14 @@ def start_invocation(*, plan: dict, invocation: dict, staging_dir: str, engine: 
     return {**names, "changed": True}
 
 
-def _seconds(value):
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def end_invocation(*, leaf, stamp: str, label: str, hosts: list, launcher: str, archives: dict, job: dict,
                    waited: dict, samples: dict, unreachable: list) -> dict:
-    """Unpack what the clients sent (the launcher's last, so its summary and log win), decide the status
-    (mlps.campaign.phase.status_of) and write it; a failure names the host and the invocation."""
-    leaf = Path(leaf)
-    order = [h for h in hosts if h != launcher and h in archives] + ([launcher] if launcher in archives else [])
-    files = frame.extract_outputs([archives[h] for h in order], leaf,
-                                     routes={OUTPUT_PART: ".", SERIES_PART: series_dir(stamp)})
-    for path in archives.values():
-        Path(path).unlink(missing_ok=True)
-    status = phase.status_of(job)
+    """The frame's end of a phase, with the times CKPT-GAP reads (the launch's own start and end on
+    the launcher)."""
     rc = None if job.get("rc") is None else int(job["rc"])
-    record = {
-        "status": status, "ended_at": frame.utc_now(), "message": job.get("msg", ""), "rc": rc, "exit_status": rc,
-        # CKPT-GAP reads these: the launch's own start and end on the launcher
-        "invocation_start_time": job.get("start"), "invocation_end_time": job.get("end"), "runtime": job.get("delta"),
-        "timings": {"mpirun_start": job.get("start"), "mpirun_end": job.get("end"),
-                    "mpirun_seconds": _seconds(job.get("delta")), "waited_seconds": _seconds(waited.get("waited"))},
-        "progress": waited.get("progress", {}),
-        "timeseries_hosts": {h: samples.get(h, 0) for h in hosts},
-    }
-    missing = [h for h in hosts if h not in archives]
-    if missing:
-        record["missing_hosts"] = missing
-    if status != "completed":
-        lost = list(job.get("lost_hosts") or []) or [h for h in unreachable if h in hosts]
-        culprit = lost or [launcher]
-        reason = job.get("msg") or waited.get("msg") or "no message"
-        record["failure"] = {"phase": label, "hosts": culprit, "lost_hosts": lost, "reason": reason}
-        record["message"] = (f"{label} invocation {status} on {', '.join(culprit)}"
-                             f"{' (host lost during the run)' if lost else ''}: {reason}")
-    frame.update_metadata(leaf, stamp, record, BENCHMARK)
-    return {"leaf": str(leaf), "stamp": stamp, "status": status, "message": record["message"], "files": files,
-            "missing_hosts": missing}
+    ended = phase.end(benchmark=BENCHMARK, leaf=leaf, stamp=stamp, label=label, hosts=hosts, launcher=launcher,
+                      archives=archives, job=job, waited=waited, samples=samples, unreachable=unreachable,
+                      what="invocation",
+                      record={"exit_status": rc, "invocation_start_time": job.get("start"),
+                              "invocation_end_time": job.get("end"), "runtime": job.get("delta")})
+    return {**ended, "stamp": stamp}

@@ -1,13 +1,17 @@
-"""One DLIO invocation of a training campaign (datagen or one run), controller side: the leaf, the
-exact command lines and the `running` record before the launch; the outputs, the status and the
-failure record after it.
+"""The benchmark frame, launch side: one phase of any campaign (an mpirun launch of a benchmark's
+command), from its leaf and staging names to the status and failure record after it.
 
-Two calls per phase (start and end) instead of a dozen tasks keep the orchestration cost per run
-low (benchmarks/bench_training.py). Pure Python: the mlps_campaign action plugin calls it.
+A benchmark builds its own command line and its own `running` record; everything else is here:
+the staging folder (unique per campaign, so two campaigns never share one), the files the launch
+and the clients use in it, the mpirun argv, the inputs copied into the leaf, unpacking what the
+clients sent, the status, and the failure record that names the phase, the host(s) and the reason.
+Two controller calls per phase (start and end) keep the orchestration cost per run low
+(benchmarks/bench_training.py).
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from pathlib import Path
 
@@ -15,80 +19,63 @@ from mlps.campaign import frame
 from mlps.errors import UserError
 from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement
 
-# Where each part of a client's staging folder lands in the leaf (see extract).
-DLIO_PART, SERIES_PART = "dlio", "timeseries"
+# Where each part of a client's staging folder lands in the leaf: the benchmark's own outputs at
+# the leaf's root, the time series in the leaf's series folder.
+OUTPUT_PART, SERIES_PART = "dlio", "timeseries"
+CHECK_STAMP = "YYYYMMDD_HHMMSS"
 
 
-def label(command: str, index: int, runs: int) -> str:
-    if command == "datagen":
-        return "datagen"
-    return f"run {index}/{runs}" + (" (warm-up)" if index == 1 else "")
+def series_dir(benchmark: str, stamp: str) -> str:
+    return f"{benchmark}_{stamp}_timeseries"
 
 
-def series_dir(stamp: str) -> str:
-    return f"{frame.BENCHMARK}_{stamp}_timeseries"
-
-
-def start(*, workload_dir, command: str, index: int, runs: int, staging_dir: str, dlio: dict, mpi: dict,
-          context: dict, files: dict, copies: dict, check: bool = False) -> dict:
-    """Allocate the leaf, build DLIO's and mpirun's argv, and record the leaf as running.
-
-    dlio: the keyword arguments of frame.dlio_command except output_folder.
-    mpi: mpirun, implementation, np, hosts, as_root, rsh_agent, prefix, mca, env (names).
-    context: the campaign-wide part of the metadata (plan, versions, inventory, args...).
-    """
+def open_leaf(workload, command: str | None, check: bool) -> tuple[Path, str]:
+    """A new leaf (nothing is created in check mode: the names are shown with a placeholder stamp)."""
     if check:
-        stamp = "YYYYMMDD_HHMMSS"
-        leaf = Path(workload_dir) / command / stamp
-    else:
-        leaf, stamp = frame.allocate_leaf(Path(workload_dir), command)
-    stage = f"{staging_dir}/{command}-{stamp}"
-    prefix = f"{frame.BENCHMARK}_{command}"
-    dlio_argv, overrides = frame.dlio_command(**dlio, output_folder=f"{stage}/{DLIO_PART}")
+        base = Path(workload) / command if command else Path(workload)
+        return base / CHECK_STAMP, CHECK_STAMP
+    return frame.allocate_leaf(Path(workload), command)
+
+
+def stage_names(staging_dir: str, name: str, stamp: str, log_prefix: str) -> dict:
+    """The phase's staging folder on the clients and the files the launch and the samplers use in it.
+
+    A random part beside the stamp: two campaigns started in the same second (other results trees,
+    same staging folder) never share a stage."""
+    stage = f"{staging_dir}/{frame.check_name('phase name', name)}-{stamp}-{secrets.token_hex(4)}"
+    output = f"{stage}/{OUTPUT_PART}"
+    return {"stage": stage, "lease": f"{stage}/lease", "stop": f"{stage}/stop", "marker": output,
+            "output": output, "series": f"{stage}/{SERIES_PART}", "log": f"{output}/dlio.log",
+            "stdout": f"{output}/{log_prefix}.stdout.log", "stderr": f"{output}/{log_prefix}.stderr.log"}
+
+
+def mpirun_command(rank_argv: list, np: int, mpi: dict) -> tuple[list, list]:
+    """(mpirun argv, [(host, ranks)]) for one launch.
+
+    mpi: mpirun, implementation, hosts, as_root, rsh_agent, prefix, mca, env (variable names only)."""
     try:
-        argv = build_argv(dlio_argv, mpi["np"], mpi["hosts"], mpirun=mpi["mpirun"],
-                          implementation=mpi["implementation"], as_root=mpi["as_root"],
+        argv = build_argv(rank_argv, int(np), mpi["hosts"], mpirun=mpi["mpirun"],
+                          implementation=mpi["implementation"], as_root=bool(mpi.get("as_root")),
                           mca={str(k): str(v) for k, v in (mpi.get("mca") or {}).items()},
-                          env=sorted(mpi.get("env") or []), rsh_agent=mpi.get("rsh_agent"),
-                          prefix=mpi.get("prefix"))
-        slots = placement(mpi["np"], mpi["hosts"])
+                          env=sorted(mpi.get("env") or []), rsh_agent=mpi.get("rsh_agent"), prefix=mpi.get("prefix"))
+        slots = placement(int(np), mpi["hosts"])
     except MpirunError as exc:
         raise UserError(f"cannot build the mpirun command: {exc}") from exc
-    names = {
-        "leaf": str(leaf), "stamp": stamp, "stage": stage, "label": label(command, index, runs),
-        "prefix": prefix, "metadata_file": frame.metadata_name(stamp), "dlio_argv": dlio_argv,
-        "overrides": overrides, "cmd": argv, "placement": [list(pair) for pair in slots],
-        "lease": f"{stage}/lease", "stop": f"{stage}/stop", "marker": f"{stage}/{DLIO_PART}",
-        "series": f"{stage}/{SERIES_PART}", "log": f"{stage}/{DLIO_PART}/dlio.log",
-        "stdout": f"{stage}/{DLIO_PART}/{prefix}.stdout.log", "stderr": f"{stage}/{DLIO_PART}/{prefix}.stderr.log",
-    }
-    if check:
-        return {**names, "changed": False}
+    return argv, [list(pair) for pair in slots]
+
+
+def write_inputs(leaf, files: dict, copies: dict) -> None:
+    """Files the controller puts into the leaf before the launch: JSON documents, and copies of
+    controller files (facts snapshots, preflight report) under the names given."""
     for name, content in files.items():
-        frame.write_json_atomic(leaf / frame.check_name("file name", name), content)
+        frame.write_json_atomic(Path(leaf) / frame.check_name("file name", name), content)
     for name, source in copies.items():
         if source and Path(source).is_file():
-            shutil.copyfile(source, leaf / frame.check_name("file name", name))
-    record = {
-        **context,
-        "benchmark": frame.BENCHMARK, "command": command, "timestamp": stamp, "run_index": index,
-        "warmup": command == "run" and index == 1, "status": "running", "started_at": frame.utc_now(),
-        "ranks_per_host": dict(slots), "override_parameters": overrides, "extra_overrides": dlio.get("extra", {}),
-        "argv": argv, "dlio_argv": dlio_argv,
-        "timeseries": series_dir(stamp), "stdout_log": f"{prefix}.stdout.log", "stderr_log": f"{prefix}.stderr.log",
-        "cluster_info": "cluster_info.json" if "cluster_info.json" in copies else None,
-    }
-    frame.update_metadata(leaf, stamp, record)
-    return {**names, "changed": True}
+            shutil.copyfile(source, Path(leaf) / frame.check_name("file name", name))
 
 
-def extract(archives: list, leaf, stamp: str) -> list[str]:
-    """Unpack the clients' staging archives into the leaf: `dlio/...` at the leaf's root and
-    `timeseries/<host>.jsonl` in its time-series folder (the launcher's archive given last wins)."""
-    return frame.extract_outputs(archives, leaf, routes={DLIO_PART: ".", SERIES_PART: series_dir(stamp)})
-
-
-def _number(value):
+def number(value):
+    """A float from a job's text field, or None."""
     try:
         return None if value is None else float(value)
     except (TypeError, ValueError):
@@ -107,36 +94,36 @@ def status_of(job: dict) -> str:
     return "failed"
 
 
-def end(*, leaf, stamp: str, phase_label: str, hosts: list, launcher: str, archives: dict, job: dict,
-        waited: dict, samples: dict, drop_evidence: dict, unreachable: list) -> dict:
-    """Collect what the clients sent, decide the status and write it; the failure names host and phase."""
+def end(*, benchmark: str, leaf, stamp: str, label: str, hosts: list, launcher: str, archives: dict, job: dict,
+        waited: dict, samples: dict, unreachable: list, record: dict | None = None, what: str = "") -> dict:
+    """Unpack what the clients sent (the launcher's last, so its summary and log win), decide the
+    status and write it with the benchmark's own `record` fields; a failure names the host(s) and
+    the phase (`what` is said after the label: "invocation" for checkpointing)."""
     leaf = Path(leaf)
     order = [h for h in hosts if h != launcher and h in archives] + ([launcher] if launcher in archives else [])
-    files = extract([archives[h] for h in order], leaf, stamp)
+    files = frame.extract_outputs([archives[h] for h in order], leaf,
+                                  routes={OUTPUT_PART: ".", SERIES_PART: series_dir(benchmark, stamp)})
     for path in archives.values():
         Path(path).unlink(missing_ok=True)
     status = status_of(job)
-    missing = [h for h in hosts if h not in archives]
-    record = {
-        "status": status, "ended_at": frame.utc_now(), "message": job.get("msg", ""),
-        "rc": None if job.get("rc") is None else int(job["rc"]),
+    rc = None if job.get("rc") is None else int(job["rc"])
+    out = {
+        "status": status, "ended_at": frame.utc_now(), "message": job.get("msg", ""), "rc": rc,
         "timings": {"mpirun_start": job.get("start"), "mpirun_end": job.get("end"),
-                    "mpirun_seconds": _number(job.get("delta")), "waited_seconds": _number(waited.get("waited"))},
+                    "mpirun_seconds": number(job.get("delta")), "waited_seconds": number(waited.get("waited"))},
         "progress": waited.get("progress", {}),
         "timeseries_hosts": {h: samples.get(h, 0) for h in hosts},
-        "drop_caches": "drop_caches.json" if drop_evidence else "not dropped",
+        **(record or {}),
     }
+    missing = [h for h in hosts if h not in archives]
     if missing:
-        record["missing_hosts"] = missing
+        out["missing_hosts"] = missing
     if status != "completed":
         lost = list(job.get("lost_hosts") or []) or [h for h in unreachable if h in hosts]
         culprit = lost or [launcher]
         reason = job.get("msg") or waited.get("msg") or "no message"
-        record["failure"] = {"phase": phase_label, "hosts": culprit, "lost_hosts": lost, "reason": reason}
-        record["message"] = (f"{phase_label} {status} on {', '.join(culprit)}"
-                             f"{' (host lost during the run)' if lost else ''}: {reason}")
-    if drop_evidence:
-        frame.write_json_atomic(leaf / "drop_caches.json", {"version": 1, "hosts": drop_evidence})
-    frame.update_metadata(leaf, stamp, record)
-    return {"leaf": str(leaf), "status": status, "message": record["message"], "files": files,
-            "missing_hosts": missing}
+        out["failure"] = {"phase": label, "hosts": culprit, "lost_hosts": lost, "reason": reason}
+        out["message"] = (f"{label}{' ' + what if what else ''} {status} on {', '.join(culprit)}"
+                          f"{' (host lost during the run)' if lost else ''}: {reason}")
+    frame.update_metadata(leaf, stamp, out, benchmark)
+    return {"leaf": str(leaf), "status": status, "message": out["message"], "files": files, "missing_hosts": missing}

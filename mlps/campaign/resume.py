@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlps.campaign import frame
-from mlps.errors import UserError
-from mlps.jsonio import load_json
+from mlps.campaign.training import BENCHMARK
 
 # What must be equal for a later campaign to continue an earlier one.
 PLAN_KEYS = ("model", "accelerator", "num_accelerators", "hosts", "num_files_train", "num_subfolders_train",
@@ -21,19 +20,7 @@ FINISHED = ("completed", "skipped")
 
 
 def _leaves(workload: Path, command: str):
-    folder = workload / command
-    if not folder.is_dir():
-        return []
-    found = []
-    for leaf in sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()):
-        meta_path = leaf / frame.metadata_name(leaf.name)
-        try:
-            meta = load_json(meta_path)
-        except UserError:
-            continue
-        if isinstance(meta, dict):
-            found.append((leaf, meta))
-    return found
+    return frame.leaves_with_metadata(workload / command, BENCHMARK)
 
 
 def mark_stale(workload, why: str = "") -> list[str]:
@@ -46,7 +33,8 @@ def mark_stale(workload, why: str = "") -> list[str]:
                 frame.update_metadata(leaf, leaf.name, {
                     "status": "interrupted", "ended_at": meta.get("ended_at") or frame.utc_now(),
                     "message": why or "found still running when a later campaign started: the campaign that "
-                                      "ran it ended without recording its end (interrupted or controller lost)"})
+                                      "ran it ended without recording its end (interrupted or controller lost)"},
+                    BENCHMARK)
                 marked.append(str(leaf))
     return marked
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlps.campaign import frame
+from mlps.campaign import training
 from mlps.errors import UserError
 from mlps.plan import configview
 from mlps.rulebook.workloads import get_training_workload
@@ -29,7 +29,7 @@ def _run(args) -> int:
         if not sep or not key:
             raise UserError(f"--set {item!r}: expected KEY=VALUE such as reader.read_threads=8")
         overrides[key] = value
-    frame.check_overrides({}, overrides)
+    training.check_overrides({}, overrides)
     name = workload.datagen_config_name if args.datagen else workload.config_name
     print(configview.render(name, overrides), end="")
     return 0

@@ -124,12 +124,12 @@ def test_verify_json_output(tiny_fs, capsys):
 
 def test_campaign_metadata(tiny_fs):
     leaf, stamp = frame.allocate_leaf(tiny_fs / "workload", "run")
-    first = frame.update_metadata(leaf, stamp, {"status": "running", "plan": big(300)})
-    path = leaf / frame.metadata_name(stamp)
+    first = frame.update_metadata(leaf, stamp, {"status": "running", "plan": big(300)}, "training")
+    path = leaf / frame.metadata_name(stamp, "training")
     before = path.read_bytes()
     fill(tiny_fs)
     with pytest.raises(UserError) as caught:
-        frame.update_metadata(leaf, stamp, {"status": "completed"})
+        frame.update_metadata(leaf, stamp, {"status": "completed"}, "training")
     assert_refused(caught.value, path)
     assert_untouched(path, before)
     assert json.loads(before)["status"] == first["status"] == "running"

@@ -237,11 +237,11 @@ def check_update_metadata(folder: Path, existing: bytes | None, changes: dict) -
     if leaf.exists():
         shutil.rmtree(leaf)
     leaf.mkdir(parents=True)
-    path = leaf / frame.metadata_name(stamp)
+    path = leaf / frame.metadata_name(stamp, "training")
     if existing is not None:
         path.write_bytes(existing)
     try:
-        merged = frame.update_metadata(leaf, stamp, changes)
+        merged = frame.update_metadata(leaf, stamp, changes, "training")
     except UserError:
         assert (path.read_bytes() if path.exists() else None) == existing
         return

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlps.campaign import frame
+from mlps.campaign import frame, training
 from mlps.errors import UserError
 
 GIB = 2**30
@@ -34,10 +34,10 @@ def test_check_name_refuses_what_is_not_a_plain_folder_name(bad):
 
 
 def test_workload_dir_follows_the_results_layout(tmp_path):
-    path = frame.workload_dir(tmp_path, "closed", "acme", "sys-1", "unet3d")
+    path = training.workload_dir(tmp_path, "closed", "acme", "sys-1", "unet3d")
     assert path == tmp_path / "closed" / "acme" / "results" / "sys-1" / "training" / "unet3d"
     with pytest.raises(UserError, match="closed or open"):
-        frame.workload_dir(tmp_path, "preview", "acme", "sys-1", "unet3d")
+        training.workload_dir(tmp_path, "preview", "acme", "sys-1", "unet3d")
 
 
 def test_allocate_leaf_never_reuses_a_taken_second(tmp_path):
@@ -56,20 +56,20 @@ def test_allocate_leaf_rejects_unknown_commands(tmp_path):
 
 
 def test_update_metadata_merges_and_writes_atomically(tmp_path):
-    frame.update_metadata(tmp_path, "20260101_000000", {"status": "running", "argv": ["a"]})
-    meta = frame.update_metadata(tmp_path, "20260101_000000", {"status": "completed", "rc": 0})
+    frame.update_metadata(tmp_path, "20260101_000000", {"status": "running", "argv": ["a"]}, "training")
+    meta = frame.update_metadata(tmp_path, "20260101_000000", {"status": "completed", "rc": 0}, "training")
     on_disk = json.loads((tmp_path / "training_20260101_000000_metadata.json").read_text())
     assert on_disk == meta
     assert (meta["status"], meta["argv"], meta["rc"]) == ("completed", ["a"], 0)
-    assert meta["schema"] == frame.METADATA_SCHEMA
+    assert meta["schema"] == training.METADATA_SCHEMA
     assert [p.name for p in tmp_path.iterdir()] == ["training_20260101_000000_metadata.json"]   # no temp left
     with pytest.raises(UserError, match="status 'done'"):
-        frame.update_metadata(tmp_path, "20260101_000000", {"status": "done"})
+        frame.update_metadata(tmp_path, "20260101_000000", {"status": "done"}, "training")
 
 
 # --- the plan ---------------------------------------------------------------------------------------
 def test_plan_uses_measured_memory_and_places_ranks_evenly(tmp_path):
-    plan = frame.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=2, hosts=["h0", "h1"],
+    plan = training.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=2, hosts=["h0", "h1"],
                                   cluster_info=cluster_info(tmp_path))
     assert plan["client_memory_bytes"] == 16 * GIB
     assert plan["num_accelerators"] == 4 and plan["ranks_per_host"] == {"h0": 2, "h1": 2}
@@ -82,7 +82,7 @@ def test_plan_uses_measured_memory_and_places_ranks_evenly(tmp_path):
 
 def test_plan_stops_on_an_undersized_user_value_naming_the_rule_and_both_numbers(tmp_path):
     with pytest.raises(UserError) as err:
-        frame.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=2, hosts=["h0", "h1"],
+        training.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=2, hosts=["h0", "h1"],
                                cluster_info=cluster_info(tmp_path), num_files_train=16)
     text = str(err.value)
     assert "mlps_training_num_files_train=16" in text and "14000" in text and "TRAIN-DATASIZE" in text
@@ -90,7 +90,7 @@ def test_plan_stops_on_an_undersized_user_value_naming_the_rule_and_both_numbers
 
 
 def test_plan_records_an_accepted_undersized_run(tmp_path):
-    plan = frame.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=2, hosts=["h0"],
+    plan = training.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=2, hosts=["h0"],
                                   cluster_info=cluster_info(tmp_path, (8,)), num_files_train=16,
                                   accept_undersized=True, extra={"train.epochs": 2, "dataset.record_length": 1024})
     assert plan["undersized"] and plan["accept_undersized"] and not plan["check"]["ok"]
@@ -107,13 +107,13 @@ def test_plan_bad_input_is_one_clear_error(tmp_path, kwargs, match):
     args = {"model": "unet3d", "accelerator": "h100", "accelerators_per_host": 1, "hosts": ["h0"],
             "cluster_info": cluster_info(tmp_path, (8,)), **kwargs}
     with pytest.raises(UserError, match=match):
-        frame.plan_campaign(**args)
+        training.plan_campaign(**args)
 
 
 def test_datasize_metadata_has_what_the_verifier_reads(tmp_path):
-    plan = frame.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=1, hosts=["h0", "h1"],
+    plan = training.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=1, hosts=["h0", "h1"],
                                   cluster_info=cluster_info(tmp_path))
-    meta = frame.datasize_metadata(plan, "/data", "20260101_000000")
+    meta = training.datasize_metadata(plan, "/data", "20260101_000000")
     assert meta["parameters"]["dataset"]["num_files_train"] == plan["num_files_train"]
     assert meta["parameters"]["dataset"]["total_disk_bytes"] == plan["total_disk_bytes"]
     assert meta["args"]["client_host_memory_in_gb"] == 8.0
@@ -122,7 +122,7 @@ def test_datasize_metadata_has_what_the_verifier_reads(tmp_path):
 
 # --- DLIO's command line --------------------------------------------------------------------------
 def test_dlio_command_sets_the_campaign_keys_then_the_users():
-    argv, overrides = frame.dlio_command(
+    argv, overrides = training.dlio_command(
         dlio="/v/bin/dlio_benchmark", config_dir="/c/dlio", workload="unet3d_h100", data_folder="/d",
         num_files_train=16, num_subfolders_train=0, checkpoint_folder="/ck", output_folder="/o",
         tunables={"reader.read_threads": 1}, extra={"train.epochs": 2, "reader.odirect": True})
@@ -134,12 +134,12 @@ def test_dlio_command_sets_the_campaign_keys_then_the_users():
 
 def test_check_overrides_refuses_non_tunables_but_takes_extras_with_a_warning():
     with pytest.raises(UserError, match=r"train\.epochs may not be changed"):
-        frame.check_overrides({"train.epochs": 1}, {})
+        training.check_overrides({"train.epochs": 1}, {})
     with pytest.raises(UserError, match="set by the campaign"):
-        frame.check_overrides({}, {"dataset.num_files_train": 3})
+        training.check_overrides({}, {"dataset.num_files_train": 3})
     with pytest.raises(UserError, match="dotted DLIO key"):
-        frame.check_overrides({}, {"a b": 1})
-    assert frame.check_overrides({"reader.read_threads": 2}, {"train.epochs": 1}) == [
+        training.check_overrides({}, {"a b": 1})
+    assert training.check_overrides({"reader.read_threads": 2}, {"train.epochs": 1}) == [
         "train.epochs=1 is not a rules tunable: the run is for testing only"]
 
 
@@ -167,7 +167,7 @@ def test_extract_outputs_unpacks_in_order_and_never_outside_the_leaf(tmp_path):
 
 
 def test_write_results_json_averages_the_measured_runs(tmp_path):
-    workload = frame.workload_dir(tmp_path, "closed", "o", "s", "unet3d")
+    workload = training.workload_dir(tmp_path, "closed", "o", "s", "unet3d")
     for i, au in enumerate([10.0, 50.0, 70.0]):
         leaf = workload / "run" / f"20260101_00000{i}"
         leaf.mkdir(parents=True)
@@ -175,7 +175,7 @@ def test_write_results_json_averages_the_measured_runs(tmp_path):
             "num_accelerators": 2, "num_hosts": 1,
             "metric": {"train_au_percentage": [au, au], "train_io_mean_MB_per_second": 1024.0,
                        "train_throughput_mean_samples_per_second": 10.0}}))
-    doc = frame.write_results_json(workload)
+    doc = training.write_results_json(workload)
     assert doc["warmup"] == "20260101_000000" and doc["runs"] == ["20260101_000001", "20260101_000002"]
     assert doc["results"]["train_mean_of_au_percentage"] == 60.0
     assert doc["results"]["read_bw_GiB_per_second"] == 1.0
@@ -184,10 +184,10 @@ def test_write_results_json_averages_the_measured_runs(tmp_path):
 
 def test_planned_files_are_rounded_up_to_split_evenly_over_the_ranks(tmp_path):
     # 500 steps x 7 per batch x 3 ranks = 10500 files: a multiple of 3 already, so use 7 ranks
-    plan = frame.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=7,
+    plan = training.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=7,
                                   hosts=["h0"], cluster_info=cluster_info(tmp_path, memory_gib=(1,)))
     assert plan["plan"]["num_files_train"] == 24500 and plan["num_files_train"] == 24500
-    plan = frame.plan_campaign(model="resnet50", accelerator="h100", accelerators_per_host=7,
+    plan = training.plan_campaign(model="resnet50", accelerator="h100", accelerators_per_host=7,
                                   hosts=["h0"], cluster_info=cluster_info(tmp_path, memory_gib=(64,)))
     assert plan["num_files_train"] % 7 == 0 and plan["num_files_train"] >= plan["plan"]["num_files_train"]
     assert plan["num_files_train"] - plan["plan"]["num_files_train"] < 7
@@ -196,7 +196,7 @@ def test_planned_files_are_rounded_up_to_split_evenly_over_the_ranks(tmp_path):
 def test_a_user_file_count_that_does_not_split_over_the_ranks_is_refused_with_the_next_good_one(tmp_path):
     info = cluster_info(tmp_path, memory_gib=(1, 1, 1))
     with pytest.raises(UserError, match=r"num_files_train=16 does not split evenly over 3 ranks.*use 18"):
-        frame.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=1,
+        training.plan_campaign(model="unet3d", accelerator="h100", accelerators_per_host=1,
                                hosts=["h0", "h1", "h2"], cluster_info=info, num_files_train=16,
                                accept_undersized=True)
 
@@ -204,10 +204,10 @@ def test_a_user_file_count_that_does_not_split_over_the_ranks_is_refused_with_th
 def test_a_reused_dataset_becomes_the_one_datagen_leaf_only_when_there_is_none(tmp_path):
     workload = tmp_path / "wl"
     evidence = {"matches": True, "found_files": 16, "total_bytes": 16 * 2**20}
-    leaf = frame.record_skipped_datagen(workload, evidence, {"campaign_id": "C1", "model": "unet3d"})
-    record = json.loads((leaf / frame.metadata_name(leaf.name)).read_text())
+    leaf = training.record_skipped_datagen(workload, evidence, {"campaign_id": "C1", "model": "unet3d"})
+    record = json.loads((leaf / training.metadata_name(leaf.name)).read_text())
     assert record["status"] == "skipped" and record["dataset_check"] == evidence and record["campaign_id"] == "C1"
     assert "already holds a dataset matching the plan" in record["message"]
     # a second reuse adds nothing: the workload keeps exactly one datagen leaf (TRAIN-DATAGEN-ONE)
-    assert frame.record_skipped_datagen(workload, evidence, {}) is None
+    assert training.record_skipped_datagen(workload, evidence, {}) is None
     assert len(list((workload / "datagen").iterdir())) == 1

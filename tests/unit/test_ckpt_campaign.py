@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 
@@ -310,7 +311,8 @@ def test_start_records_the_leaf_as_running_with_the_exact_commands(tmp_path):
     campaign_plan, names = started(tmp_path)
     leaf = Path(names["leaf"])
     assert leaf.parent == Path(campaign_plan["workload_dir"]) and names["stamp"] == leaf.name
-    assert names["stage"] == f"/s/{campaign_plan['invocations'][0]['name']}-{leaf.name}"
+    # the stamp plus a random part: campaigns started in the same second never share a stage
+    assert re.fullmatch(rf"/s/{campaign_plan['invocations'][0]['name']}-{leaf.name}-[0-9a-f]{{8}}", names["stage"])
     assert names["marker"] == names["stage"] + "/dlio" and names["log"] == names["marker"] + "/dlio.log"
     assert names["marker"] in names["engine_argv"] and names["changed"] is True
     assert names["cmd"][0] == "/v/bin/mpirun" and names["cmd"][-len(names["engine_argv"]):] == names["engine_argv"]

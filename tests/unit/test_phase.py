@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 
 import pytest
 
-from mlps.campaign import frame, phase, resume
+from mlps.campaign import frame, phase, resume, training
 
 DLIO = {"dlio": "/v/bin/dlio_benchmark", "config_dir": "/s/configs/dlio", "workload": "unet3d_h100",
         "data_folder": "/data/unet3d", "num_files_train": 16, "num_subfolders_train": 0,
@@ -21,13 +22,13 @@ PLAN = {"model": "unet3d", "accelerator": "h100", "num_accelerators": 4, "hosts"
 
 
 def start(tmp_path, index=1, check=False):
-    return phase.start(workload_dir=tmp_path / "wl", command="run", index=index, runs=6, staging_dir="/s",
+    return training.start_phase(workload_dir=tmp_path / "wl", command="run", index=index, runs=6, staging_dir="/s",
                        dlio=DLIO, mpi=MPI, context={"campaign_id": "C1", "plan": PLAN}, files={"x.json": {"a": 1}},
                        copies={}, check=check)
 
 
 def meta(leaf) -> dict:
-    return json.loads((leaf / frame.metadata_name(leaf.name)).read_text())
+    return json.loads((leaf / training.metadata_name(leaf.name)).read_text())
 
 
 def test_start_records_the_exact_command_lines_and_running(tmp_path):
@@ -40,7 +41,8 @@ def test_start_records_the_exact_command_lines_and_running(tmp_path):
     # variables travel by name only: no value on the command line
     assert began["cmd"].count("-x") == 2 and "MY_TOKEN" in began["cmd"]
     assert f"hydra.run.dir={began['stage']}/dlio" in began["dlio_argv"]
-    assert began["marker"] == f"/s/run-{began['stamp']}/dlio" and began["label"] == "run 1/6 (warm-up)"
+    assert began["marker"] == f"{began['stage']}/dlio" and began["label"] == "run 1/6 (warm-up)"
+    assert re.fullmatch(rf"/s/run-{began['stamp']}-[0-9a-f]{{8}}", began["stage"])
     assert json.loads((leaf / "x.json").read_text()) == {"a": 1}
 
 
@@ -70,7 +72,7 @@ def test_end_routes_outputs_and_names_the_lost_host_and_phase(tmp_path):
     }
     job = {"finished": True, "failed": True, "rc": -15, "lost_hosts": ["h2"], "delta": "12.5",
            "msg": "host h2 stopped answering during the launch"}
-    ended = phase.end(leaf=leaf, stamp=began["stamp"], phase_label=began["label"], hosts=["h1", "h2"],
+    ended = training.end_phase(leaf=leaf, stamp=began["stamp"], phase_label=began["label"], hosts=["h1", "h2"],
                       launcher="h1", archives=archives, job=job, waited={"waited": 13}, samples={"h1": 12},
                       drop_evidence={}, unreachable=[])
     assert ended["status"] == "failed"
@@ -81,7 +83,7 @@ def test_end_routes_outputs_and_names_the_lost_host_and_phase(tmp_path):
     assert record["timings"]["mpirun_seconds"] == 12.5 and record["timeseries_hosts"] == {"h1": 12, "h2": 0}
     # the launcher's copy wins; time series land in their folder; nothing outside the routes
     assert json.loads((leaf / "summary.json").read_text()) == {}
-    assert (leaf / phase.series_dir(began["stamp"]) / "h2.jsonl").is_file()
+    assert (leaf / phase.series_dir("training", began["stamp"]) / "h2.jsonl").is_file()
     assert not (leaf / "lease").exists() and not (tmp_path / "wl" / "run" / "escape").exists()
     assert not (tmp_path / "h1.tar").exists()  # archives are removed once unpacked
 
@@ -100,7 +102,7 @@ def _runs(tmp_path, statuses, campaign_id="C1", plan=None):
         stamp = f"20260101_0000{number:02d}"
         leaf = workload / "run" / stamp
         leaf.mkdir(parents=True)
-        frame.write_json_atomic(leaf / frame.metadata_name(stamp),
+        frame.write_json_atomic(leaf / training.metadata_name(stamp),
                                    {"status": status, "campaign_id": campaign_id, "plan": plan or PLAN})
     return workload
 

@@ -50,7 +50,7 @@ def load_probe_module():
     """The role's module file, with the module_utils it imports under their Ansible names."""
     sys.modules.setdefault("ansible.module_utils.mlps_procfs", mlps_procfs)
     sys.modules.setdefault("ansible.module_utils.mlps_venv", mlps_venv)
-    path = ROOT / "roles" / "mlps_preflight" / "library" / "mlps_preflight_probe.py"
+    path = ROOT / "library" / "mlps_preflight_probe.py"
     spec = importlib.util.spec_from_file_location("mlps_preflight_probe", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

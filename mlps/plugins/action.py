@@ -1,0 +1,69 @@
+"""The frame of every controller action plugin in action_plugins/.
+
+A plugin names its steps, each with its own argument spec, and writes one `step_<name>` method per
+step; this base validates the arguments of the step asked for (a missing or unknown one fails the
+task with Ansible's own message, never a traceback), hands the method plain JSON types, and turns
+a UserError or an OSError into a failed task with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from ansible.plugins.action import ActionBase
+
+from mlps.errors import UserError
+
+
+def plain(value):
+    """Ansible's tagged containers as plain JSON types, all the way down."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def merged_spec(steps: dict) -> dict:
+    """Every option any step takes, with `op` - the whole surface the module documentation describes."""
+    merged = {"op": {"type": "str", "required": True, "choices": sorted(steps)}}
+    for spec in steps.values():
+        for name, option in spec.items():
+            merged.setdefault(name, {k: v for k, v in option.items() if k != "required"})
+    return merged
+
+
+class MlpsAction(ActionBase):
+    """Steps run in the controller's Python; the task's host is never contacted."""
+
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    # {step name: argument spec}; a plugin with one step sets ARGUMENT_SPEC and `step` instead.
+    STEPS: ClassVar[dict] = {}
+    ARGUMENT_SPEC: ClassVar[dict] = {}
+    # What to tell the user when writing on the controller fails.
+    WRITE_HINT = "check that the results directory is writable on the controller (mlps_results_dir)"
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        if self.STEPS:
+            op = self._task.args.get("op")
+            if op not in self.STEPS:
+                result.update(failed=True, msg=f"{self._task.action}: op={op!r}: expected one of "
+                                               f"{', '.join(sorted(self.STEPS))}")
+                return result
+            spec = {"op": {"type": "str", "required": True}, **self.STEPS[op]}
+            method = getattr(self, f"step_{op}")
+        else:
+            op, spec, method = self._task.action, self.ARGUMENT_SPEC, self.step
+        _validation, args = self.validate_argument_spec(argument_spec=spec)
+        try:
+            result.update(method(plain(args), self._task.check_mode))
+        except UserError as exc:
+            result.update(failed=True, msg=str(exc))
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            result.update(failed=True, msg=f"{op}: {exc.strerror or exc}{where}; {self.WRITE_HINT}")
+        return result
+
+    def step(self, args: dict, check: bool) -> dict:  # pragma: no cover - one-step plugins override it
+        raise NotImplementedError
