@@ -25,10 +25,10 @@ venv: $(STAMP)
 system-deps:
 	@bash tests/cluster/install_system_deps.sh
 
-# One results folder per invocation, pinned here so every play of the demo writes into it.
+# One results folder per invocation (demo.yml picks it once for all its plays).
 demo: venv
-	$(BIN)/ansible-playbook -i inventory/localhost.ini playbooks/demo.yml \
-		-e mlps_results_dir=/tmp/mlps-demo/$$(date +%Y%m%d_%H%M%S)
+	$(BIN)/ansible-playbook -i inventory/localhost.ini playbooks/demo.yml
+
 
 lint: venv
 	$(BIN)/ruff check .

@@ -14,7 +14,7 @@ from ansible.errors import AnsibleError
 from ansible.utils.display import Display
 
 try:
-    from mlps.plugins.action import MlpsAction, merged_spec
+    from mlps.plugins.action import PHASE_END, PHASE_START, MlpsAction, merged_spec
 except ImportError as exc:  # not the project venv: say how to fix it instead of a loader traceback
     raise AnsibleError(f"the controller's Python cannot import mlps ({exc}); run ansible-playbook from the "
                        "project venv (make venv)") from exc
@@ -48,30 +48,16 @@ STEPS = {
     "datagen_skipped": {**_WORKLOAD, "data": {"type": "dict", "default": {}},
                         "context": {"type": "dict", "default": {}}},
     "phase_start": {
-        **_WORKLOAD,
+        **_WORKLOAD, **PHASE_START,
         "command": {"type": "str", "required": True, "choices": ["datagen", "run"]},
         "index": {"type": "int", "default": 0},
         "runs": {"type": "int", "default": 6},
-        "staging_dir": {"type": "str", "required": True},
         "dlio_args": {"type": "dict", "required": True},
-        "mpi": {"type": "dict", "required": True},
-        "context": {"type": "dict", "default": {}},
-        "files": {"type": "dict", "default": {}},
-        "copies": {"type": "dict", "default": {}},
     },
     "phase_end": {
-        **_WORKLOAD,
-        "leaf": {"type": "path", "required": True},
-        "stamp": {"type": "str", "required": True},
+        **_WORKLOAD, **PHASE_END,
         "label": {"type": "str", "required": True},
-        "hosts_order": {"type": "list", "elements": "str", "default": []},
-        "launcher": {"type": "str", "required": True},
-        "archives": {"type": "dict", "default": {}},
-        "job": {"type": "dict", "default": {}},
-        "waited": {"type": "dict", "default": {}},
-        "samples": {"type": "dict", "default": {}},
         "drop_evidence": {"type": "dict", "default": {}},
-        "unreachable": {"type": "list", "elements": "str", "default": []},
         "verify": {"type": "bool", "default": False},
     },
     "results": _WORKLOAD,

@@ -12,7 +12,7 @@ from pathlib import Path
 from ansible.errors import AnsibleError
 
 try:
-    from mlps.plugins.action import MlpsAction, merged_spec
+    from mlps.plugins.action import PHASE_END, PHASE_START, MlpsAction, merged_spec
 except ImportError as exc:  # not the project venv: say how to fix it instead of a loader traceback
     raise AnsibleError(f"the controller's Python cannot import mlps ({exc}); run ansible-playbook from the "
                        "project venv (make venv)") from exc
@@ -39,27 +39,12 @@ STEPS = {
         "system": {"type": "str", "default": "mlps-system"},
     },
     "phase_start": {
+        **PHASE_START,
         "campaign": {"type": "dict", "required": True},
         "invocation": {"type": "dict", "required": True},
-        "staging_dir": {"type": "str", "required": True},
         "engine_args": {"type": "dict", "default": {}},
-        "mpi": {"type": "dict", "required": True},
-        "context": {"type": "dict", "default": {}},
-        "files": {"type": "dict", "default": {}},
-        "copies": {"type": "dict", "default": {}},
     },
-    "phase_end": {
-        "leaf": {"type": "path", "required": True},
-        "stamp": {"type": "str", "required": True},
-        "label": {"type": "str", "default": "invocation"},
-        "hosts_order": {"type": "list", "elements": "str", "default": []},
-        "launcher": {"type": "str", "required": True},
-        "archives": {"type": "dict", "default": {}},
-        "job": {"type": "dict", "default": {}},
-        "waited": {"type": "dict", "default": {}},
-        "samples": {"type": "dict", "default": {}},
-        "unreachable": {"type": "list", "elements": "str", "default": []},
-    },
+    "phase_end": {**PHASE_END, "label": {"type": "str", "default": "invocation"}},
     "results": {"workload_dir": {"type": "path", "required": True}},
 }
 ARGUMENT_SPEC = merged_spec(STEPS)

@@ -2,8 +2,8 @@
 campaign phase on the launcher - a DLIO datagen or training run, or a checkpointing invocation (DLIO or
 the native engine) - printing one progress line per interval, until it ends.
 
-One task instead of a looped include: a `when:` on a looped include_tasks is evaluated up front
-(DESIGN.md section 6) and a self-including poll file nests deeper with every poll. Each poll is one
+One task instead of a looped include: a `when:` on a looped include_tasks is evaluated once for the
+whole loop, up front, and a self-including poll file nests deeper with every poll. Each poll is one
 mlps_dlio_progress call on the launcher that reads the new log lines (it knows DLIO's lines and the
 native checkpoint engine's), waits up to a few seconds for the job to end (so the end is seen at
 once, not at the next poll) and touches the launch's lease; polls follow each other without a
@@ -15,8 +15,15 @@ from __future__ import annotations
 
 import time
 
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
+
+try:
+    from mlps.plugins.action import remote_async_dir
+except ImportError as exc:  # not the project venv: say how to fix it instead of a loader traceback
+    raise AnsibleError(f"the controller's Python cannot import mlps ({exc}); run ansible-playbook from the "
+                       "project venv (make venv)") from exc
 
 display = Display()
 
@@ -43,8 +50,8 @@ class ActionModule(ActionBase):
         if self._task.check_mode:
             result.update(changed=False, finished=True, job={}, msg="check mode: nothing was launched to wait for")
             return result
-        async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
-        offset, state, progress = 0, None, {}
+        async_dir = remote_async_dir(self)
+        offset, state, progress, last = 0, None, {}, None
         started = time.monotonic()
         printed = started - args["interval"]
         while True:
@@ -59,9 +66,12 @@ class ActionModule(ActionBase):
             offset, state = progress.get("offset", offset), progress.get("state", state)
             job = progress.get("job", {})
             now = time.monotonic()
-            if job.get("finished") or now - printed >= args["interval"]:
-                display.display(f"  {args['label']}: {progress.get('text', '')}")
-                printed = now
+            text = progress.get("text", "")
+            # once per interval and at the end, never the same line twice (a run that says
+            # "training done" before its job ends would print it again at the end)
+            if (job.get("finished") or now - printed >= args["interval"]) and text != last:
+                display.display(f"  {args['label']}: {text}")
+                printed, last = now, text
             if job.get("finished"):
                 break
             # Safety net only: the launch has its own timeout, which stops it on every host.

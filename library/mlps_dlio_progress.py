@@ -131,11 +131,11 @@ job:
   type: dict
 """
 
-import json
 import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mlps_async import read_job
 from ansible.module_utils.mlps_dlio_progress import read_progress, summarize
 
 ARGUMENT_SPEC = {
@@ -176,19 +176,10 @@ def _touch(path):
 
 
 def _job(async_dir, jid):
-    """The async job's record the way async_status reads it (a file not yet complete = running)."""
-    path = os.path.join(async_dir, jid)
-    if not os.path.exists(path):
+    job = read_job(async_dir, jid)
+    if job is None:
         return {"finished": True, "failed": True, "msg": f"could not find async job {jid} in {async_dir}"}
-    try:
-        with open(path) as handle:
-            data = json.loads(handle.read())
-    except ValueError:
-        return {"started": True, "finished": False}
-    if "started" not in data:
-        data["finished"] = True
-    data.setdefault("finished", False)
-    return data
+    return job
 
 
 def main():

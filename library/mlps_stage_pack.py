@@ -37,7 +37,10 @@ options:
     description: Async job id of the sampler; its result gives RV(samples).
     type: str
   async_dir:
-    description: Folder of Ansible's async job files on this host.
+    description:
+      - Folder of Ansible's async job files on this host. The action plugin of the same name fills
+        it in from the host's C(async_dir) shell option (C(ansible_async_dir), C(ANSIBLE_ASYNC_DIR)),
+        so a task never needs to set it.
     type: path
     default: ~/.ansible_async
   sampler_wait:
@@ -88,37 +91,23 @@ sampler:
   type: dict
 """
 
-import contextlib
-import json
 import os
 import shutil
 import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def _job(path):
-    try:
-        with open(path) as handle:
-            data = json.loads(handle.read())
-    except (OSError, ValueError):
-        return {"finished": False}
-    if "started" not in data:
-        data["finished"] = True
-    return data
+from ansible.module_utils.mlps_async import forget_job, read_job
 
 
 def _wait_sampler(p):
     if not p["sampler_job"]:
         return {}
-    path = os.path.join(os.path.expanduser(p["async_dir"]), p["sampler_job"])
     deadline = time.monotonic() + p["sampler_wait"]
     while True:
-        job = _job(path)
+        job = read_job(p["async_dir"], p["sampler_job"]) or {"finished": False}
         if job.get("finished"):
-            with contextlib.suppress(OSError):
-                os.unlink(path)  # read once; async_status's cleanup, without another round trip
+            forget_job(p["async_dir"], p["sampler_job"])  # read once, without another round trip
             return job
         if time.monotonic() >= deadline:
             return job

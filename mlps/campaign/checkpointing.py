@@ -359,7 +359,7 @@ def start_invocation(*, plan: dict, invocation: dict, staging_dir: str, engine: 
     cmd, slots = phase.mpirun_command(argv, plan["processes"], mpi)
     logs = [f"{LOG_PREFIX}.stdout.log", f"{LOG_PREFIX}.stderr.log"]
     names.update({"leaf": str(leaf), "stamp": stamp, "label": invocation["name"],
-                  "metadata_file": frame.metadata_name(stamp, BENCHMARK), "engine_argv": argv,
+                  "metadata_file": frame.metadata_name(stamp, BENCHMARK), "engine_argv": argv, "rank_argv": argv,
                   "overrides": overrides, "cmd": cmd, "placement": slots})
     if check:
         return {**names, "changed": False}

@@ -226,8 +226,8 @@ def start_phase(*, workload_dir, command: str, index: int, runs: int, staging_di
     dlio_argv, overrides = dlio_command(**dlio, output_folder=names["output"])
     argv, slots = phase.mpirun_command(dlio_argv, mpi["np"], mpi)
     names.update({"leaf": str(leaf), "stamp": stamp, "label": label(command, index, runs), "prefix": prefix,
-                  "metadata_file": metadata_name(stamp), "dlio_argv": dlio_argv, "overrides": overrides,
-                  "cmd": argv, "placement": slots})
+                  "metadata_file": metadata_name(stamp), "dlio_argv": dlio_argv, "rank_argv": dlio_argv,
+                  "overrides": overrides, "cmd": argv, "placement": slots})
     if check:
         return {**names, "changed": False}
     phase.write_inputs(leaf, files, copies)

@@ -15,6 +15,27 @@ from ansible.plugins.action import ActionBase
 
 from mlps.errors import UserError
 
+# The arguments of a phase's start and end every benchmark's action takes (mlps.campaign.phase);
+# a benchmark adds its own.
+PHASE_START = {
+    "staging_dir": {"type": "str", "required": True},
+    "mpi": {"type": "dict", "required": True},
+    "context": {"type": "dict", "default": {}},
+    "files": {"type": "dict", "default": {}},
+    "copies": {"type": "dict", "default": {}},
+}
+PHASE_END = {
+    "leaf": {"type": "path", "required": True},
+    "stamp": {"type": "str", "required": True},
+    "hosts_order": {"type": "list", "elements": "str", "default": []},
+    "launcher": {"type": "str", "required": True},
+    "archives": {"type": "dict", "default": {}},
+    "job": {"type": "dict", "default": {}},
+    "waited": {"type": "dict", "default": {}},
+    "samples": {"type": "dict", "default": {}},
+    "unreachable": {"type": "list", "elements": "str", "default": []},
+}
+
 
 def plain(value):
     """Ansible's tagged containers as plain JSON types, all the way down."""
@@ -28,6 +49,12 @@ def merged_spec(steps: dict) -> dict:
         for name, option in spec.items():
             merged.setdefault(name, {k: v for k, v in option.items() if k != "required"})
     return merged
+
+
+def remote_async_dir(action: ActionBase) -> str:
+    """The host's async job folder as Ansible itself uses it (the shell's `async_dir` option:
+    ansible_async_dir, ANSIBLE_ASYNC_DIR), expanded on that host."""
+    return action._remote_expand_user(action.get_shell_option("async_dir", default="~/.ansible_async"))
 
 
 class MlpsAction(ActionBase):
