@@ -4,15 +4,14 @@ outputs and run/results.json."""
 from __future__ import annotations
 
 import datetime
-import io
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from mlps.campaign import frame, training
 from mlps.errors import UserError
+from tests.archives import make_tar
 
 GIB = 2**30
 
@@ -144,21 +143,12 @@ def test_check_overrides_refuses_non_tunables_but_takes_extras_with_a_warning():
 
 
 # --- collecting outputs and results.json ------------------------------------------------------------
-def _tar(path: Path, members: dict) -> Path:
-    with tarfile.open(path, "w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
 def test_extract_outputs_unpacks_in_order_and_never_outside_the_leaf(tmp_path):
     leaf = tmp_path / "leaf"
     leaf.mkdir()
-    other = _tar(tmp_path / "h1.tar", {"./1_output.json": b"{}", "./dlio.log": b"partial", "../evil": b"x",
+    other = make_tar(tmp_path / "h1.tar", {"./1_output.json": b"{}", "./dlio.log": b"partial", "../evil": b"x",
                                        "/abs": b"x"})
-    launcher = _tar(tmp_path / "h0.tar", {"./summary.json": b"{}", "./dlio.log": b"full",
+    launcher = make_tar(tmp_path / "h0.tar", {"./summary.json": b"{}", "./dlio.log": b"full",
                                           "./.hydra/config.yaml": b"a: 1"})
     written = frame.extract_outputs([other, launcher], leaf)
     assert written == [".hydra/config.yaml", "1_output.json", "dlio.log", "summary.json"]

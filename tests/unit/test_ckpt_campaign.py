@@ -5,10 +5,8 @@ invocation's controller side (start_invocation, end_invocation)."""
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import re
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from mlps.plan.checkpoint import plan_checkpoint
 from mlps.results.reader import read_tree
 from mlps_module_utils import mlps_ckpt_native as native
 from mlps_module_utils import mlps_dlio_progress as progress
+from tests.archives import make_tar
 
 GIB = 2**30
 DLIO_200 = {"dlio_version": "2.0.0", "config_keys": [], "packaged_llama_configs": []}
@@ -335,21 +334,11 @@ def test_start_in_check_mode_writes_nothing(tmp_path):
     assert not any(tmp_path.rglob("*.json"))
 
 
-def archive(path: Path, members: dict) -> str:
-    with tarfile.open(path, "w") as tar:
-        for name, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return str(path)
-
-
 def test_end_unpacks_the_launchers_copy_last_and_records_the_launch(tmp_path):
     _plan, names = started(tmp_path)
     leaf = Path(names["leaf"])
-    archives = {"h1": archive(tmp_path / "h1.tar", {"dlio/summary.json": "launcher", "timeseries/h1.jsonl": "{}\n"}),
-                "h2": archive(tmp_path / "h2.tar", {"dlio/summary.json": "other", "timeseries/h2.jsonl": "{}\n"})}
+    archives = {"h1": make_tar(tmp_path / "h1.tar", {"dlio/summary.json": "launcher", "timeseries/h1.jsonl": "{}\n"}),
+                "h2": make_tar(tmp_path / "h2.tar", {"dlio/summary.json": "other", "timeseries/h2.jsonl": "{}\n"})}
     job = {"rc": 0, "start": "2026-01-01T00:00:00", "end": "2026-01-01T00:00:09", "delta": "9.5", "finished": True}
     ended = cc.end_invocation(leaf=leaf, stamp=names["stamp"], label="write", hosts=["h1", "h2"], launcher="h1",
                               archives=archives, job=job, waited={"waited": 9.7, "progress": {"writes_done": 10}},

@@ -3,14 +3,13 @@ campaign that stopped early."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import tarfile
 
 import pytest
 
 from mlps.campaign import frame, phase, resume, training
+from tests.archives import make_tar
 
 DLIO = {"dlio": "/v/bin/dlio_benchmark", "config_dir": "/s/configs/dlio", "workload": "unet3d_h100",
         "data_folder": "/data/unet3d", "num_files_train": 16, "num_subfolders_train": 0,
@@ -52,23 +51,13 @@ def test_start_in_check_mode_writes_nothing(tmp_path):
     assert not (tmp_path / "wl").exists()
 
 
-def _archive(path, files: dict):
-    with tarfile.open(path, "w") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return str(path)
-
-
 def test_end_routes_outputs_and_names_the_lost_host_and_phase(tmp_path):
     began = start(tmp_path, index=2)
     leaf = tmp_path / "wl" / "run" / began["stamp"]
     archives = {
-        "h1": _archive(tmp_path / "h1.tar", {"dlio/summary.json": "{}", "timeseries/h1.jsonl": "{}\n",
+        "h1": make_tar(tmp_path / "h1.tar", {"dlio/summary.json": "{}", "timeseries/h1.jsonl": "{}\n",
                                              "lease": "", "../escape": "x"}),
-        "h2": _archive(tmp_path / "h2.tar", {"dlio/summary.json": "{\"from\": 2}", "timeseries/h2.jsonl": "{}\n"}),
+        "h2": make_tar(tmp_path / "h2.tar", {"dlio/summary.json": "{\"from\": 2}", "timeseries/h2.jsonl": "{}\n"}),
     }
     job = {"finished": True, "failed": True, "rc": -15, "lost_hosts": ["h2"], "delta": "12.5",
            "msg": "host h2 stopped answering during the launch"}
