@@ -1,5 +1,8 @@
 #!/usr/bin/python
-"""Ansible module: launch a command over mpirun from the launcher host, with a hard timeout."""
+"""Ansible module: launch a command over mpirun from the launcher host, with a hard timeout.
+
+Thin: the argv is built by module_utils/mlps_mpirun.py, the launch is supervised (abort lines,
+timeout, lease, host watch, process-group stop) by module_utils/mlps_launch.py."""
 
 from __future__ import annotations
 
@@ -203,143 +206,16 @@ placement:
 import contextlib
 import datetime
 import os
-import re
-import shlex
-import signal
 import subprocess
-import threading
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mlps_launch import failure_message, follow, tail
 from ansible.module_utils.mlps_mpirun import MpirunError, build_argv, placement
-
-TAIL = 65536
-PROBE_TIMEOUT = 8
 
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _tail(path):
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - TAIL))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-class _OutputScan:
-    """New whole lines of the output files, checked against the abort patterns."""
-
-    def __init__(self, paths, patterns):
-        self.regexes = [re.compile(pattern) for pattern in patterns]
-        self.offsets = dict.fromkeys(paths if self.regexes else [], 0)
-
-    def match(self):
-        for path in self.offsets:
-            try:
-                with open(path, "rb") as handle:
-                    handle.seek(self.offsets[path])
-                    chunk = handle.read()
-            except OSError:
-                continue
-            complete = chunk[: chunk.rfind(b"\n") + 1]  # whole lines only; the rest is read next time
-            self.offsets[path] += len(complete)
-            for line in complete.decode("utf-8", "replace").splitlines():
-                if any(regex.search(line) for regex in self.regexes):
-                    return line.strip()
-        return None
-
-
-class _HostWatch(threading.Thread):
-    """Runs `true` on every watched host through the remote shell mpirun uses; a host failing two
-    checks in a row is lost. A thread, so a hanging ssh never delays the main loop."""
-
-    def __init__(self, hosts, rsh_agent, interval):
-        super().__init__(daemon=True)
-        base = shlex.split(rsh_agent) if rsh_agent else ["ssh"]
-        self.base = [*base, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={PROBE_TIMEOUT - 2}"]
-        self.hosts, self.interval = list(hosts), interval
-        self.failures = dict.fromkeys(self.hosts, 0)
-        self.lost = []
-        self.done = threading.Event()
-
-    def _answers(self, host):
-        try:
-            return subprocess.run([*self.base, host, "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, timeout=PROBE_TIMEOUT, check=False).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-
-    def run(self):
-        while not self.done.wait(self.interval):
-            for host in self.hosts:
-                self.failures[host] = 0 if self._answers(host) else self.failures[host] + 1
-            self.lost = [host for host in self.hosts if self.failures[host] >= 2]
-            if self.lost:
-                return
-
-
-def _lease_age(path):
-    try:
-        return time.time() - os.stat(path).st_mtime
-    except OSError:
-        return float("inf")  # removed under us: nobody is keeping it
-
-
-def _stop(proc, grace):
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _follow(proc, p, started):
-    """Wait for the launch; stop it on an abort line, the timeout, a stale lease or a lost host.
-    Returns (stdout, stderr, why) where why is None or (kind, detail)."""
-    scan = _OutputScan([path for path in (p["stdout_path"], p["stderr_path"]) if path], p["abort_patterns"])
-    watch = None
-    if p["watch_hosts"]:
-        watch = _HostWatch(p["watch_hosts"], p["rsh_agent"], p["watch_interval"])
-        watch.start()
-    out, err = [], []
-    why = None
-    try:
-        while True:
-            try:
-                stdout, stderr = proc.communicate(timeout=1)
-                out.append(stdout or b"")
-                err.append(stderr or b"")
-                line = scan.match()  # the last lines may hold the error that ended the launch
-                return b"".join(out), b"".join(err), ("abort", line) if line else None
-            except subprocess.TimeoutExpired:
-                pass
-            line = scan.match()
-            if line:
-                why = ("abort", line)
-            elif p["timeout"] and time.monotonic() - started > p["timeout"]:
-                why = ("timeout", p["timeout"])
-            elif p["lease_file"] and _lease_age(p["lease_file"]) > p["lease_timeout"]:
-                why = ("interrupted", p["lease_timeout"])
-            elif watch is not None and watch.lost:
-                why = ("lost", list(watch.lost))
-            if why:
-                _stop(proc, 3 if why[0] in ("interrupted", "lost") else p["kill_grace"])
-                stdout, stderr = proc.communicate()
-                return stdout or b"", stderr or b"", why
-    finally:
-        if watch is not None:
-            watch.done.set()
 
 
 def main():
@@ -411,28 +287,24 @@ def main():
         except OSError as exc:
             module.fail_json(msg=f"cannot start {p['mpirun']}: {exc}; check the venv (playbooks/setup.yml)",
                              cmd=argv)
-        stdout, stderr, why = _follow(proc, p, started)
+        stdout, stderr, why = follow(
+            proc, output_paths=(p["stdout_path"], p["stderr_path"]), abort_patterns=p["abort_patterns"],
+            timeout=p["timeout"], started=started, lease_file=p["lease_file"], lease_timeout=p["lease_timeout"],
+            watch_hosts=p["watch_hosts"], rsh_agent=p["rsh_agent"], watch_interval=p["watch_interval"],
+            kill_grace=p["kill_grace"])
     end = _now()
     kind, detail = why or (None, None)
     result = {
         "changed": True, "cmd": argv, "rc": proc.returncode, "placement": slots, "timed_out": kind == "timeout",
         "interrupted": kind == "interrupted", "lost_hosts": detail if kind == "lost" else [],
         "start": start.isoformat(), "end": end.isoformat(), "delta": round(time.monotonic() - started, 3),
-        "stdout": _tail(p["stdout_path"]) if p["stdout_path"] else stdout.decode("utf-8", "replace"),
-        "stderr": _tail(p["stderr_path"]) if p["stderr_path"] else stderr.decode("utf-8", "replace"),
+        "stdout": tail(p["stdout_path"]) if p["stdout_path"] else stdout.decode("utf-8", "replace"),
+        "stderr": tail(p["stderr_path"]) if p["stderr_path"] else stderr.decode("utf-8", "replace"),
     }
     if kind == "abort":
         result["aborted_on"] = detail
-        module.fail_json(msg=f"stopped on every host after a rank reported an error: {detail[:300]}", **result)
-    if kind == "timeout":
-        module.fail_json(msg=f"mpirun passed its timeout of {detail} s and was stopped on every host", **result)
-    if kind == "interrupted":
-        module.fail_json(msg=f"the controller stopped following the launch ({p['lease_file']} not touched for "
-                             f"{detail} s: ansible-playbook interrupted or the controller lost); stopped on every "
-                             "host", **result)
-    if kind == "lost":
-        module.fail_json(msg=f"host {', '.join(detail)} stopped answering during the launch (two failed checks "
-                             "through the remote shell); stopped it on every other host", **result)
+    if kind:
+        module.fail_json(msg=failure_message(kind, detail, p["lease_file"]), **result)
     if proc.returncode != 0:
         last = (result["stderr"].strip().splitlines() or result["stdout"].strip().splitlines() or ["no output"])[-1]
         module.fail_json(msg=f"mpirun exited with {proc.returncode}: {last[:300]}", **result)
