@@ -104,7 +104,7 @@ progress:
     files_done: {description: Files generated so far (datagen), type: int}
     files_total: {description: Files to generate (datagen), type: int}
     fraction: {description: Fraction of the whole job done (0 to 1), type: float}
-    percent: {description: The same, as a whole percentage rounded down, type: int}
+    percent: {description: "The same, as a whole percentage rounded down", type: int}
     elapsed: {description: Seconds since the first stamped log line, type: float}
     eta: {description: Estimated seconds left from the rate seen so far, type: float}
     done: {description: True once DLIO logged the end of the job, type: bool}
