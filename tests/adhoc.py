@@ -19,10 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def run_module(module: str, module_args: dict, *extra: str) -> tuple[str, dict, str]:
-    """(status word such as SUCCESS or FAILED!, result, stderr) of one ad-hoc run on localhost."""
+def run_module(module: str, module_args: dict, *extra: str, env: dict | None = None) -> tuple[str, dict, str]:
+    """(status word such as SUCCESS or FAILED!, result, stderr) of one ad-hoc run on localhost; env adds
+    variables, such as ANSIBLE_LIBRARY or ANSIBLE_ACTION_PLUGINS for a role's own plugins."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-               ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{os.environ.get('PATH', '')}")
+               ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{os.environ.get('PATH', '')}", **(env or {}))
     proc = subprocess.run(
         [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
          "-m", module, "-a", json.dumps(module_args), *extra],

@@ -57,8 +57,10 @@ class ActionModule(ActionBase):
             checks, plan = preflight.build_checks(gathered)
         document = preflight.report_document(checks, plan, first, skipped=args["skipped"],
                                              skip_reason=args["skip_reason"])
+        check = self._task.check_mode
         try:
-            preflight.write_report(args["dest"], document)
+            if not check:                 # a what-if prints the table and returns the document, writes nothing
+                preflight.write_report(args["dest"], document)
         except OSError as exc:
             result.update(failed=True, msg=f"cannot write {args['dest']}: {exc.strerror or exc}; check that "
                                            "mlps_results_dir is writable on the controller")
@@ -73,7 +75,7 @@ class ActionModule(ActionBase):
             checks=document["checks"],
             failed_checks=[f"{c.name} on {c.host}" for c in checks if c.failed],
             table=[*table, "", preflight.summary_line(checks) if checks else "preflight skipped",
-                   f"wrote {os.path.abspath(args['dest'])}"],
+                   f"{'would write' if check else 'wrote'} {os.path.abspath(args['dest'])}"],
             message=preflight.summary_line(checks) if checks else "preflight skipped",
         )
         return result
