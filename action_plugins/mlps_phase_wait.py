@@ -3,7 +3,7 @@ campaign phase on the launcher - a DLIO datagen or training run, or a checkpoint
 the native engine) - printing one progress line per interval, until it ends.
 
 One task instead of a looped include: a `when:` on a looped include_tasks is evaluated up front
-(DESIGN.md section 6) and a self-including poll file nests deeper with every poll. Each poll is one
+(Ansible evaluates it for all items first) and a self-including poll file nests deeper with every poll. Each poll is one
 mlps_dlio_progress call on the launcher that reads the new log lines (it knows DLIO's lines and the
 native checkpoint engine's), waits up to a few seconds for the job to end (so the end is seen at
 once, not at the next poll) and touches the launch's lease; polls follow each other without a

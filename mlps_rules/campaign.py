@@ -2,7 +2,7 @@
 DLIO's overrides, collecting what the hosts wrote, and run/results.json.
 
 Pure Python (no Ansible): the mlps_training role's action plugin calls it, unit tests cover it.
-Layout (DESIGN.md section 4):
+Layout (the published v3.0 tree, rule book §2.1):
 `<results>/<division>/<org>/results/<system>/training/<model>/<command>/<YYYYMMDD_HHMMSS>/`.
 """
 
@@ -61,7 +61,7 @@ def allocate_leaf(workload: Path, command: str | None, *, clock=None, sleep=time
     """Create a new leaf folder named after the current second and return (path, stamp).
 
     The leaf goes under `<workload>/<command>/`, or directly into the workload folder when command
-    is None (checkpointing leaves have no command segment, RULES.md 7.1). mkdir is exclusive, so two
+    is None (checkpointing leaves have no command segment, rule book §2.1). mkdir is exclusive, so two
     campaigns never share a leaf and an earlier leaf is never reused; when the second is taken, wait
     for the next one.
     """
