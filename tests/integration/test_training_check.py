@@ -35,7 +35,7 @@ def test_check_prints_the_plan_and_every_mpirun_command_and_writes_nothing(tmp_p
     assert not data.exists()
     # only the runner's artifacts: the skip is reported, not recorded, in check mode
     assert sorted(p.name for p in results.iterdir()) == ["runner"]
-    assert f"would be recorded (--check) in {results}/preflight.json" in proc.stdout
+    assert f"would be recorded (--check) in {results}/preflight.json" in " ".join(proc.stdout.split())
     assert (results / "runner" / "what-if" / "rc").read_text().strip() == "0"
     events = [json.loads(p.read_text()) for p in results.glob("runner/what-if/job_events/*.json")]
     shown = [e["event_data"]["res"]["msg"] for e in events
