@@ -14,9 +14,11 @@ except ImportError as exc:  # not the project venv: say how to fix it instead of
     raise AnsibleError(f"the controller's Python cannot import mlps ({exc}); run ansible-playbook from the "
                        "project venv (make venv)") from exc
 
+ARGUMENT_SPEC = {"hosts": {"type": "dict", "required": True}}
+
 
 class ActionModule(MlpsAction):
-    ARGUMENT_SPEC = {"hosts": {"type": "dict", "required": True}}  # noqa: RUF012 - read-only spec
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def step(self, args, check):
         from mlps import preflight  # noqa: PLC0415 - imported when the step runs

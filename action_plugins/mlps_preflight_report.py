@@ -54,7 +54,8 @@ class ActionModule(MlpsAction):
             checks, plan = preflight.build_checks(gathered)
         document = preflight.report_document(checks, plan, first, skipped=args["skipped"],
                                              skip_reason=args["skip_reason"])
-        preflight.write_report(args["dest"], document)
+        if not check:                 # a what-if prints the table and returns the document, writes nothing
+            preflight.write_report(args["dest"], document)
         table = preflight.render_table(checks) if checks else [f"preflight skipped: {args['skip_reason']}"]
         summary = preflight.summary_line(checks) if checks else "preflight skipped"
         return {
@@ -65,6 +66,6 @@ class ActionModule(MlpsAction):
             "plan": document["plan"],
             "checks": document["checks"],
             "failed_checks": [f"{c.name} on {c.host}" for c in checks if c.failed],
-            "table": [*table, "", summary, f"wrote {os.path.abspath(args['dest'])}"],
+            "table": [*table, "", summary, f"{'would write' if check else 'wrote'} {os.path.abspath(args['dest'])}"],
             "message": summary,
         }

@@ -1,5 +1,5 @@
 """The native checkpoint engine's write and read GiB/s beside a plain sequential write/read of the same
-bytes, on the same filesystem, in the same process run (issue 8 target: native >= 0.8 x plain).
+bytes, on the same filesystem, in the same process run (target: native >= 0.8 x plain).
 
 Workload: a llama3-8b plan for N ranks scaled to SIZE MiB per checkpoint (the same files, names and
 byte counts for every method). Per checkpoint j = 1..C, for each of ROUNDS rounds (methods interleaved,

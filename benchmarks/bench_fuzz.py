@@ -1,4 +1,4 @@
-"""The long fuzz run (issue #9 item 4): at least 100,000 generated inputs across every /proc parser,
+"""The long fuzz run: at least 100,000 generated inputs across every /proc parser,
 the facts collector on generated host roots, JSON loading, the results reader + verifier on edited
 trees, and the run-metadata loader. Same targets and strategies as the suite (tests/fuzz/targets.py),
 many more examples. Prints per-target counts, inputs/s and any failure (shrunk by hypothesis);

@@ -7,7 +7,7 @@ VmHWM), for three processes running side by side over the same window:
 3. `mlps_sampler` started by Ansible with async and poll 0, as a campaign runs it.
 
 CPU is counted in the steady state (from the second sample on), so start-up is left out; the
-start-up cost is printed apart. Targets (issue 4): at most 0.5% of one core and 40 MB resident.
+start-up cost is printed apart. Targets: at most 0.5% of one core and 40 MB resident.
 Also, in this process: the cost of one sample with the files kept open against reading them
 with mlps_procfs.read_counters() (open, read, close every time).
 

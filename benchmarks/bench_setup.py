@@ -1,5 +1,5 @@
 """Cold and warm wall time of playbooks/setup.yml on 1 host (localhost) and 3 hosts (namespace
-cluster, needs root). Target (issue 2): a warm re-run with nothing to change takes at most 10 s
+cluster, needs root). Target: a warm re-run with nothing to change takes at most 10 s
 for 3 hosts.
 
     .venv/bin/python benchmarks/bench_setup.py [--warm-runs 3] [--skip-cold]

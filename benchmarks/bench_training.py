@@ -1,4 +1,4 @@
-"""Orchestration overhead per training run on localhost (issue 4 target: at most 5 s per run).
+"""Orchestration overhead per training run on localhost (target: at most 5 s per run).
 
 Runs a tiny campaign with playbooks/run_training.yml (2 ranks, 16 x 1 MiB files, 2 epochs, 6 runs),
 then reads its run leaves. Per run, the playbook's wall time is the time from one run leaf's start

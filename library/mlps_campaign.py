@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: mlps_campaign
-short_description: The controller side of a training campaign (plan, leaves, metadata, results.json)
+short_description: The controller side of a training campaign (plan, leaves, phases, results.json)
 description:
   - An action that runs in the controller's own Python (which must have mlps installed) and never
     connects to the task's host. All logic is in C(mlps) (campaign, phase, resume); O(op) picks the step.
@@ -20,7 +20,9 @@ description:
     mpirun's argv and records the leaf as running; V(phase_end) unpacks the clients' archives into the
     leaf, records the status (naming host and phase on failure, then fails) and, with O(verify),
     prints the verdict so far.
-  - V(metadata) merges O(data) into a leaf's metadata; V(results) writes run/results.json.
+  - V(results) writes run/results.json.
+  - Each step checks its own arguments; one it does not take, or a missing one it needs, fails the
+    task with the names (the step's spec is in the action plugin).
 version_added: "0.1.0"
 author: mlps developers
 options:
@@ -28,56 +30,54 @@ options:
     description: The step.
     type: str
     required: true
-    choices: [plan, configview, resume, datasize, datagen_skipped, phase_start, phase_end, metadata, results]
+    choices: [plan, configview, resume, datasize, datagen_skipped, phase_start, phase_end, results]
   model: {description: Training model (plan)., type: str}
   accelerator: {description: Emulated accelerator (plan)., type: str}
   accelerators_per_host: {description: Ranks per client (plan)., type: int}
-  hosts: {description: Clients, launcher first (plan)., type: list, elements: str}
+  hosts: {description: "Clients, launcher first (plan).", type: list, elements: str}
   cluster_info: {description: Start snapshot cluster_info_start.json (plan)., type: path}
   cluster_data: {description: "The cluster view as a dict, for a --check run (no snapshot written).", type: dict}
-  num_files_train: {description: User value, 0 to plan it., type: int, default: 0}
-  accept_undersized: {description: Go on below the rules' minimum, recorded as undersized., type: bool, default: false}
+  num_files_train: {description: "User value, 0 to plan it.", type: int, default: 0}
+  accept_undersized:
+    description: Go on below the rules' minimum, recorded as undersized.
+    type: bool
+    default: false
   results_dir: {description: Results root (plan)., type: path}
   division: {description: closed or open (plan)., type: str}
   org: {description: Organisation folder (plan)., type: str}
   system: {description: System folder (plan)., type: str}
   workload_dir: {description: The workload folder., type: path}
-  command: {description: datagen or run (phase_start)., type: str}
-  leaf: {description: Leaf folder (metadata, phase_end)., type: path}
-  stamp: {description: The leaf's time stamp (metadata, phase_end)., type: str}
+  command: {description: datagen or run (phase_start)., type: str, choices: [datagen, run]}
+  leaf: {description: "Leaf folder (phase_end).", type: path}
+  stamp: {description: "The leaf's time stamp (phase_end).", type: str}
   data:
-    description: Metadata keys to merge (metadata)
-    the plan (datasize) or the dataset check (datagen_skipped).: None
+    description: "The plan (datasize); or the dataset check (datagen_skipped)."
     type: dict
-    default: {}
-  files: {description: JSON files to write in the leaf, name to content (phase_start)., type: dict, default: {}}
-  copies: {description: Controller files to copy into the leaf, name to source path., type: dict, default: {}}
+  files: {description: "JSON files to write in the leaf, name to content (phase_start).", type: dict, default: {}}
+  copies: {description: "Controller files to copy into the leaf, name to source path.", type: dict, default: {}}
   data_dir: {description: Data folder recorded in the datasize leaf., type: str}
   tunables: {description: Rules tunables as dotted keys (plan)., type: dict, default: {}}
   extra: {description: Test-only DLIO settings (plan)., type: dict, default: {}}
-  runs: {description: Runs of the campaign, warm-up included (resume, phase_start)., type: int, default: 6}
-  plan: {description: This campaign's plan, compared with the earlier one's (resume)., type: dict, default: {}}
+  runs: {description: "Runs of the campaign, warm-up included (resume, phase_start).", type: int, default: 6}
+  plan: {description: "This campaign's plan, compared with the earlier one's (resume).", type: dict, default: {}}
   resume: {description: Continue an earlier campaign that stopped early (resume)., type: bool, default: true}
-  index: {description: Run number, 1 is the warm-up; 0 for datagen (phase_start)., type: int, default: 0}
+  index: {description: "Run number, 1 is the warm-up; 0 for datagen (phase_start).", type: int, default: 0}
   staging_dir: {description: Staging folder on the clients (phase_start)., type: str}
   dlio_args:
-    description: Arguments of mlps.campaign.frame.dlio_command except output_folder (phase_start).
+    description: Arguments of mlps.campaign.training.dlio_command except output_folder (configview, phase_start).
     type: dict
-    default: {}
   mpi:
     description: "mpirun settings (phase_start): mpirun, implementation, np, hosts, as_root, rsh_agent, prefix,
       mca, env (names)."
     type: dict
-    default: {}
   context:
-    description: Campaign-wide metadata written into every leaf (phase_start
-    datagen_skipped).: None
+    description: "Campaign-wide metadata written into every leaf (phase_start, datagen_skipped)."
     type: dict
     default: {}
   label: {description: The phase's name in messages (phase_end)., type: str}
-  hosts_order: {description: The clients, launcher first (phase_end)., type: list, elements: str, default: []}
+  hosts_order: {description: "The clients, launcher first (phase_end).", type: list, elements: str, default: []}
   launcher: {description: The launcher (phase_end)., type: str}
-  archives: {description: Fetched staging archives, host to path (phase_end)., type: dict, default: {}}
+  archives: {description: "Fetched staging archives, host to path (phase_end).", type: dict, default: {}}
   job: {description: The launch's async result (phase_end)., type: dict, default: {}}
   waited: {description: What mlps_phase_wait returned (phase_end)., type: dict, default: {}}
   samples: {description: Time-series samples per host (phase_end)., type: dict, default: {}}
@@ -113,7 +113,10 @@ leaf: {description: The leaf folder., type: str, returned: "op datasize, datagen
 stamp: {description: The leaf's time stamp., type: str, returned: "op datasize, phase_start"}
 cmd: {description: The exact mpirun argv of the phase., type: list, elements: str, returned: op phase_start}
 dlio_argv: {description: DLIO's argv of one rank., type: list, elements: str, returned: op phase_start}
-status: {description: How the phase ended (completed, failed, timed_out, interrupted)., type: str, returned: phase_end}
+status:
+  description: How the phase ended (completed, failed, timed_out, interrupted).
+  type: str
+  returned: phase_end
 verdict: {description: Verdict lines printed (phase_end with verify)., type: list, elements: str, returned: phase_end}
 first_index: {description: The run this campaign starts with (op resume)., type: int, returned: op resume}
 results: {description: The run/results.json document (op results)., type: dict, returned: op results}

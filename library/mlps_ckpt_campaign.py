@@ -36,7 +36,7 @@ options:
     choices: [plan, phase_start, phase_end, results]
   model: {description: "llama3-8b, llama3-70b, llama3-405b or llama3-1t (plan).", type: str}
   processes: {description: "Ranks; 0 = the model's CLOSED count (plan).", type: raw, default: 0}
-  hosts: {description: Clients, launcher first (plan)., type: list, elements: str}
+  hosts: {description: "Clients, launcher first (plan).", type: list, elements: str}
   scale: {description: "Shard size factor in (0, 1] (plan).", type: float, default: 1.0}
   subset: {description: Subset mode (plan)., type: bool, default: false}
   engine: {description: "auto, dlio or native (plan).", type: str, default: auto}
@@ -59,11 +59,10 @@ options:
   org: {description: Organisation folder (plan)., type: str, default: mlps}
   system: {description: System folder (plan)., type: str, default: mlps-system}
   workload_dir: {description: The workload folder (results)., type: path}
-  campaign: {description: The plan returned by op plan (phase_start)., type: dict, default: {}}
+  campaign: {description: The plan returned by op plan (phase_start)., type: dict}
   invocation:
     description: "One of the plan's invocations: name, writes, reads (phase_start)."
     type: dict
-    default: {}
   staging_dir: {description: "The campaign's staging folder on the clients (phase_start).", type: str}
   engine_args:
     description:
@@ -74,14 +73,13 @@ options:
   mpi:
     description: "mpirun, implementation, hosts, as_root, rsh_agent, prefix, mca, env (names only) (phase_start)."
     type: dict
-    default: {}
   context: {description: The campaign-wide part of every leaf's metadata (phase_start)., type: dict, default: {}}
-  files: {description: JSON files to write in the leaf, name to content (phase_start)., type: dict, default: {}}
-  copies: {description: Controller files to copy into the leaf, name to path (phase_start)., type: dict, default: {}}
+  files: {description: "JSON files to write in the leaf, name to content (phase_start).", type: dict, default: {}}
+  copies: {description: "Controller files to copy into the leaf, name to path (phase_start).", type: dict, default: {}}
   leaf: {description: The leaf phase_start returned (phase_end)., type: path}
   stamp: {description: The leaf's time stamp (phase_end)., type: str}
   label: {description: The invocation's name (phase_end)., type: str, default: invocation}
-  hosts_order: {description: Clients, launcher first (phase_end)., type: list, elements: str, default: []}
+  hosts_order: {description: "Clients, launcher first (phase_end).", type: list, elements: str, default: []}
   launcher: {description: The client that ran mpirun (phase_end)., type: str}
   archives: {description: Host to its fetched output archive on the controller (phase_end)., type: dict, default: {}}
   job: {description: The launch's final job record (phase_end)., type: dict, default: {}}

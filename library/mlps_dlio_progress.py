@@ -65,7 +65,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Read-only; runs fully in check mode.
+    description: Reads the log and the job in check mode too; O(lease_file) is not touched.
 notes:
   - DLIO stamps its lines with local time and no zone; elapsed time counts from the first stamped
     line, and while the run goes on, up to the current time of the host running this module.
@@ -104,7 +104,7 @@ progress:
     files_done: {description: Files generated so far (datagen), type: int}
     files_total: {description: Files to generate (datagen), type: int}
     fraction: {description: Fraction of the whole job done (0 to 1), type: float}
-    percent: {description: The same, as a whole percentage rounded down, type: int}
+    percent: {description: "The same, as a whole percentage rounded down", type: int}
     elapsed: {description: Seconds since the first stamped log line, type: float}
     eta: {description: Estimated seconds left from the rate seen so far, type: float}
     done: {description: True once DLIO logged the end of the job, type: bool}
@@ -189,17 +189,19 @@ def main():
     if problems:
         module.fail_json(msg="; ".join(problems))
     result = {}
+    # The lease keeps a real launch alive; a check-mode launch runs nothing, so nothing is touched.
+    lease = None if module.check_mode else p["lease_file"]
     if p["job_id"]:
         deadline = time.monotonic() + max(0.0, p["wait"])
         while True:
-            _touch(p["lease_file"])
+            _touch(lease)
             job = _job(p["async_dir"], p["job_id"])
             if job.get("finished") or time.monotonic() >= deadline:
                 break
             time.sleep(min(0.25, max(0.05, deadline - time.monotonic())))
         result["job"] = job
     else:
-        _touch(p["lease_file"])
+        _touch(lease)
     state, offset = read_progress(p["path"], p["offset"], p["state"], p["max_bytes"])
     progress = summarize(state, p["total_epochs"], now=time.time())
     module.exit_json(changed=False, text=progress["text"], progress=progress, offset=offset, state=state, **result)

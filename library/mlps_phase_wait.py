@@ -50,7 +50,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-job: {description: The async job's final result (rc, cmd, timed_out, msg...)., type: dict, returned: always}
+job: {description: "The async job's final result (rc, cmd, timed_out, msg...).", type: dict, returned: always}
 progress:
   description: The last progress figures of mlps_dlio_progress (phase, epoch, writes_done, reads_done, ...).
   type: dict

@@ -43,8 +43,8 @@ attributes:
   check_mode:
     support: full
     description: >-
-      In check mode no directory is created and nothing is removed. The scratch O(file) is still
-      written when the directory exists, so the preflight's shared-filesystem check works in check mode.
+      In check mode nothing is created, written or removed. A caller that needs the scratch O(file)
+      in check mode (the preflight's shared-filesystem sentinel) runs that task with C(check_mode: false).
 """
 
 EXAMPLES = r"""
@@ -72,6 +72,12 @@ written:
   description: Path of the file written inside the directory (null when none).
   type: str
   returned: when state is directory
+created:
+  description: >-
+    True when the directory did not exist (it was created, or in check mode would be); stays true
+    where C(changed_when) hides RV(changed).
+  type: bool
+  returned: when state is directory
 hung:
   description: True when the path did not answer within O(timeout).
   type: bool
@@ -92,13 +98,13 @@ def make_directory(path, name, content, check_mode):
         os.makedirs(path, mode=0o755, exist_ok=True)
     if not name:
         return changed, None
+    if check_mode:
+        return changed, None
     target = os.path.join(path, name)
-    if not check_mode or not changed:  # the scratch sentinel is written in check mode too, as before
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        return changed, target
-    return changed, None
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    return changed, target
 
 
 def remove_file(path, check_mode):
@@ -142,7 +148,7 @@ def main():
         module.fail_json(msg=f"{host}: {what} {p['path']} failed: {outcome['error']}", target=p["path"], hung=False)
     if p["state"] == "directory":
         changed, written = outcome["value"]
-        module.exit_json(changed=changed, target=p["path"], written=written, hung=False)
+        module.exit_json(changed=changed, created=changed, target=p["path"], written=written, hung=False)
     module.exit_json(changed=outcome["value"], target=p["path"], hung=False)
 
 

@@ -74,7 +74,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Writes preflight.json in check mode too (it is the preflight's output, not a change to any host).
+    description: Judges and returns the same document in check mode, but writes no O(dest).
 """
 
 EXAMPLES = r"""

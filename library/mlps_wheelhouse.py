@@ -46,7 +46,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reports whether a download would happen.
+    description: Reports whether a download would happen; creates and writes nothing.
 """
 
 EXAMPLES = r"""
@@ -113,7 +113,8 @@ def main():
         if lock["errors"]:
             module.fail_json(msg=f"lock {name}: {lock['errors'][0]}")
     hashed = all(e["hashes"] for lock in parsed for e in lock["entries"])
-    os.makedirs(p["path"], exist_ok=True)
+    if not module.check_mode:
+        os.makedirs(p["path"], exist_ok=True)
     paths = []
     for name, text in zip(p["lock_names"], p["lock_contents"]):
         path = os.path.join(p["path"], "." + os.path.basename(name))

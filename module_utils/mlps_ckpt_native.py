@@ -2,10 +2,11 @@
 """Native checkpoint engine: an mpi4py program that writes and reads llama3 checkpoint shards.
 
 Used where the installed DLIO lacks the checkpoint-only workload (DLIO 2.0.0 from PyPI). Each rank
-writes the files the plan gives it (`mlps ckpt-plan --json`, RULES.md 3.2) into
+writes the files the plan gives it (`mlps ckpt-plan --json`, DLIO's shard sizes) into
 `<folder>/global_epoch1_step<j>/` for j = 1..writes, then reads checkpoints 1..reads back. Per
 checkpoint: sleep, barrier, every rank times its own I/O; the checkpoint's duration is the slowest
-rank's and its throughput the checkpoint size over that duration (RULES.md 3.3, the SG2 definition).
+rank's and its throughput the checkpoint size over that duration (the definition of the v2.0 submission
+guidelines, §2.2.3).
 
 Outputs in --output-folder, in DLIO's names so the rules and reports read both engines alike:
 `summary.json` (rank 0; DLIO's checkpoint metric names, GiB and seconds), `<rank>_per_epoch_stats.json`

@@ -3,7 +3,7 @@ the invocations (one, or write then read), DLIO's and the native engine's comman
 their metadata and configs, and the workload's results.json.
 
 Pure Python (no Ansible): the mlps_checkpointing role's action plugin calls it, unit tests cover it.
-Layout (DESIGN.md section 4, RULES.md 7.1: no command segment for checkpointing):
+Layout (the published v3.0 tree, rule book §2.1: no command segment for checkpointing):
 `<results>/<division>/<org>/results/<system>/checkpointing/<model>/<YYYYMMDD_HHMMSS>/`.
 """
 

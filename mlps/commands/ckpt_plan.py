@@ -1,4 +1,4 @@
-"""`mlps ckpt-plan`: per-rank checkpoint shards of a llama3 model (RULES.md 3.2); `--json` is the native
+"""`mlps ckpt-plan`: per-rank checkpoint shards of a llama3 model (DLIO's base_checkpointing.py); `--json` is the native
 engine's `--plan` input."""
 
 from __future__ import annotations

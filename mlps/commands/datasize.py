@@ -1,4 +1,4 @@
-"""`mlps datasize`: the minimum training dataset for a workload (TRAIN-DATASIZE, RULES.md 2.2)."""
+"""`mlps datasize`: the minimum training dataset for a workload (TRAIN-DATASIZE, rule book §3.1.2)."""
 
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ _HEAD = """# Rules the verifier applies
 `mlps verify DIR` reads a results tree (ours, the v3.0 published layout, or v1.0-style trees),
 evaluates every rule below that applies to each workload's benchmark, edition and profile, and
 gives a verdict with every finding and each workload's recomputed figures. Facts and numbers come
-from `RULES.md` (the fact sheet of the MLPerf Storage rules); ids are the fact sheet's where it has one.
+from the MLCommons Storage rule book (the section column gives its section numbers), its commentary,
+the mlpstorage and DLIO code, and the published v1.0 and v3.0 results.
 
 ```
 mlps verify DIR [--profile closed|open|preflight] [--edition 1.0|2.0|3.0] [--json FILE|-] [-v]
@@ -94,7 +95,7 @@ length, batch size, AU minimum, which model/accelerator pairs each edition allow
 `mlps.rulebook.workloads`; the minimum dataset from `mlps.plan.datasize`.
 
 KV-cache and VectorDB leaves are read, their figures reported in `aggregate`, and their files
-checked for readability (READ-FILES); their own rules (RULES.md §4 and §5) are not implemented yet.
+checked for readability (READ-FILES); their own rules (rule book §6 and §5) are not implemented yet.
 
 ## Evidence files the reader uses
 

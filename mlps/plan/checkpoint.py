@@ -1,4 +1,4 @@
-"""The checkpoint shard planner (RULES.md 3.2): what every rank writes per checkpoint, in which files.
+"""The checkpoint shard planner (DLIO's base_checkpointing.py): what every rank writes per checkpoint, in which files.
 
 For a llama3 model, a process count, subset mode and a size scale it gives each rank's model and
 optimizer bytes (TP x PP split, ZeRO over DP, exactly DLIO's integer arithmetic), the files each
@@ -125,7 +125,7 @@ class CheckpointPlan:
                 "checkpoint_plan_bytes": self.total_bytes}
 
 
-# --- the shard formula (RULES.md 3.2) ------------------------------------------------------------
+# --- the shard formula (DLIO's base_checkpointing.py) -------------------------------------------
 def stage_indices(model: CheckpointModel, p: int) -> list[int]:
     """Layer indices pipeline stage p owns: 0 = embedding, 1..L layers, L+1 = lm_head, L+2 = final norm."""
     layers, stages = model.layers, model.pipeline_parallel

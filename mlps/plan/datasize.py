@@ -1,4 +1,4 @@
-"""TRAIN-DATASIZE planner (RULES.md 2.2) and the accelerator placement rules (RULES.md 6.2).
+"""TRAIN-DATASIZE planner (rule book §3.1.2) and the accelerator placement rules (rule book §3.3.6).
 
 Arithmetic is exact (fractions): the published examples are checked to the byte, and a float
 rounding of 5 x memory / record length could move the ceiling by one file.
@@ -110,7 +110,8 @@ def memory_from_gib(per_host_gib: float, num_hosts: int) -> int:
 
 
 def accepted_minimum(required: int, rules_edition: str) -> int:
-    """The smallest num_files_train a verifier accepts: v3.0 trees get "ceil - 1" (RULES.md 2.2)."""
+    """The smallest num_files_train a verifier accepts: v3.0 trees get "ceil - 1" (rule book §3.1.2;
+    the v3.0 validator tolerated it for datasize leaves of tools that floor-divided)."""
     return required - 1 if rules_edition in FLOOR_TOLERANT_EDITIONS else required
 
 

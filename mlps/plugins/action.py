@@ -44,7 +44,7 @@ def plain(value):
 
 def merged_spec(steps: dict) -> dict:
     """Every option any step takes, with `op` - the whole surface the module documentation describes."""
-    merged = {"op": {"type": "str", "required": True, "choices": sorted(steps)}}
+    merged = {"op": {"type": "str", "required": True, "choices": list(steps)}}
     for spec in steps.values():
         for name, option in spec.items():
             merged.setdefault(name, {k: v for k, v in option.items() if k != "required"})

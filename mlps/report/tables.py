@@ -1,4 +1,5 @@
-"""The v3.0 results table (RULES.md 7.3): 54 fixed columns, one row per workload, as JSON and CSV.
+"""The v3.0 results table (MLCommons' "Results Table Structure v3.0"): 54 fixed columns, one row per
+workload, as JSON and CSV.
 
 Figures come from the verifier's recomputed aggregates (report_math), never from the files the
 submitter wrote, so a row shows what the leaves prove. SUT cells (name, type, capacity, ...) come

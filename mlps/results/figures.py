@@ -1,4 +1,5 @@
-"""The figures a workload publishes, recomputed from its run summaries (RULES.md §7.3).
+"""The figures a workload publishes, recomputed from its run summaries (rule book §3.3.8
+and §4.3.6, computed as the published v3.0 results table does).
 
 - v1.0 `mlperf_storage_report.json`: per run the summary's epoch means; overall the mean of those
   run means and their population standard deviation (ddof 0).

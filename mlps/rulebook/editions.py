@@ -13,7 +13,7 @@ from mlps.rulebook.workloads import CURRENT_EDITION
 
 CURRENT = CURRENT_EDITION
 
-# §2.3: keys a CLOSED run may override, keys OPEN adds, and keys the tool injects itself.
+# Rule book §3.6.2/§3.6.3: keys a CLOSED run may override, keys OPEN adds, and keys the tool injects itself.
 CLOSED_PARAMS = frozenset({
     "dataset.num_files_train", "dataset.num_subfolders_train", "dataset.data_folder",
     "reader.read_threads", "reader.computation_threads", "reader.transfer_size",

@@ -68,7 +68,7 @@ class Rule:
     profiles: tuple = ("closed", "open")
     benchmarks: tuple = ("training",)
     scope: str = "workload"                        # workload | tree
-    choice: str = ""                               # where sources disagree (RULES.md ⚠): what we chose
+    choice: str = ""                               # where rule book, tools and published trees disagree: what we chose
 
     def applies(self, ctx: Context) -> bool:
         if ctx.edition.name not in self.editions or ctx.profile not in self.profiles:

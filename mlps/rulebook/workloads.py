@@ -1,8 +1,9 @@
-"""The rule-book numbers of every workload, in one place (RULES.md sections 2.1 and 3).
+"""The rule-book numbers of every workload, in one place (MLCommons' workload templates, rule book §4.3.3).
 
 Training templates are keyed by (model, accelerator); the DLIO YAMLs under configs/dlio/workload/
 must agree with this table (a unit test holds them to it). Checkpointing models carry the numbers of
-RULES.md 3.1/3.2 for the checkpointing rules. Nothing here computes a plan: see mlps.plan.datasize.
+rule book §4.3.3 (Table 2) and DLIO's base_checkpointing.py. Nothing here computes a plan: see
+mlps.plan.datasize.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ WHATIF = frozenset({"whatif"})
 # configs/dlio holds DLIO's primary config.yaml and the workload/ group (see configs/README.md).
 DLIO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "dlio"
 
-# Bytes per element of the parquet dtypes the templates use (numpy item sizes). RULES.md 2.2 says
-# "else 4", but only item sizes reproduce the published dlrm record length (761 B), so we use these.
+# Bytes per element of the parquet dtypes the templates use (numpy item sizes). A shorter reading gives
+# every other dtype 4 bytes, but only item sizes reproduce the published dlrm record length (761 B).
 PARQUET_DTYPE_BYTES = MappingProxyType({
     "float64": 8, "int64": 8, "uint64": 8,
     "float32": 4, "int32": 4, "uint32": 4,
@@ -123,7 +124,7 @@ _RETINANET = dict(
 )
 _PARQUET_GAP = "DLIO 2.0.0 has no parquet format (FormatType lacks it); needs MLCommons' DLIO build"
 
-# flux: per-sample columns of float32 (RULES.md 2.2: record length = sum of size x dtype bytes).
+# flux: per-sample columns of float32 (record length = sum of size x dtype bytes, as mlpstorage computes it).
 _FLUX_COLUMNS = (
     ParquetColumn("t5_encodings", "float32", 524_328),
     ParquetColumn("clip_encodings", "float32", 409),
@@ -218,7 +219,7 @@ def template(model: str | None, accelerator: str | None) -> TrainingWorkload | N
 
 
 def parquet_record_length(columns: tuple[ParquetColumn, ...] | list[ParquetColumn]) -> int:
-    """Bytes of one parquet record: sum over columns of size x dtype bytes (RULES.md 2.2)."""
+    """Bytes of one parquet record: sum over columns of size x dtype bytes (mlpstorage's datasize tool)."""
     total = 0
     for column in columns:
         if column.dtype not in PARQUET_DTYPE_BYTES:
@@ -231,7 +232,7 @@ def parquet_record_length(columns: tuple[ParquetColumn, ...] | list[ParquetColum
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkpointing (RULES.md 3.1, 3.2, 3.4)
+# Checkpointing (rule book §4.3.3 Table 2, §4.3.5, §4.6; DLIO's base_checkpointing.py)
 
 LLAMA3_VOCAB_SIZE = 128_256
 CHECKPOINT_COMMON = MappingProxyType({
@@ -253,7 +254,7 @@ ACCELERATOR_DIVISIONS = MappingProxyType({
 
 @dataclass(frozen=True)
 class CheckpointModel:
-    """One llama3 checkpointing model (RULES.md 3.1). Sizes in GiB, as DLIO reports them."""
+    """One llama3 checkpointing model (rule book §4.3.3 Table 2). Sizes in GiB, as DLIO reports them."""
 
     name: str
     hidden: int

@@ -1,4 +1,4 @@
-"""A full filesystem during a write (issue #9 item 7): on a real 64 KiB tmpfs, every path that writes
+"""A full filesystem during a write: on a real 64 KiB tmpfs, every path that writes
 results or metadata leaves the previous file intact, leaves no temporary file, and fails with one
 line naming the file. Needs root (it mounts the tmpfs)."""
 

@@ -1,4 +1,4 @@
-"""Hostile values (issue #9.5) through the real playbooks/preflight.yml on localhost: every one is
+"""Hostile values through the real playbooks/preflight.yml on localhost: every one is
 refused by the inventory check with a line naming the host and variable, and nothing is created
 (no results directory, no data directory) because the check runs before anything is written."""
 

@@ -1,4 +1,4 @@
-"""A hung filesystem (issue #9.3): a FUSE mount whose daemon is SIGSTOPped is the data directory.
+"""A hung filesystem: a FUSE mount whose daemon is SIGSTOPped is the data directory.
 playbooks/facts.yml and playbooks/preflight.yml must finish, name the path and the host, and leave
 no process waiting on the mount. The mount is our own (tests/faults/fusefs.py); the teardown
 resumes and unmounts it, so nothing is left hanging even when a test fails."""

@@ -1,4 +1,4 @@
-"""Hostile results trees (issue #9 item 5): the reader never follows a symlink out of the tree and
+"""Hostile results trees: the reader never follows a symlink out of the tree and
 refuses oversized or deeply nested files; each is a finding, never a crash, and `mlps verify` ends
 with a verdict, not a traceback."""
 

@@ -1,4 +1,4 @@
-"""Secrets (issue #9.6): plant unique canaries as the become password, as a vault-encrypted variable
+"""Secrets: plant unique canaries as the become password, as a vault-encrypted variable
 and as the value of an environment variable forwarded to the ranks (mlps_training_env), run the
 tiny localhost training campaign, and look for every canary in every file of the results tree, in
 ansible-runner's artifacts (job events, stdout) and in the playbook's stdout."""

@@ -1,4 +1,4 @@
-"""Property-based fuzzing in the suite (issue #9 item 4), a few hundred examples per target: JSON
+"""Property-based fuzzing in the suite, a few hundred examples per target: JSON
 loading, the results reader and verifier on edited trees, and the run-metadata loader. Only the
 documented UserError may escape. The long run is benchmarks/bench_fuzz.py (same targets)."""
 

@@ -22,7 +22,7 @@ from tests.venvs import LOCAL_INVENTORY, cluster_vars
 
 pytestmark = [pytest.mark.integration]
 
-RANK_8B = 2_007_565_312 + 12_045_637_632           # RULES.md 3.2: bytes of one llama3-8b rank per checkpoint
+RANK_8B = 2_007_565_312 + 12_045_637_632           # DLIO's shard sizes: one llama3-8b rank per checkpoint
 CKPT_8B = 8 * RANK_8B                              # its CLOSED checkpoint: 104.70 GiB, whatever the rank count
 SCALE = 0.0001                                     # about 1.4 MB per rank per checkpoint
 TINY = {

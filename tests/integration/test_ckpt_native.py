@@ -92,7 +92,7 @@ def test_one_invocation_writes_the_plan_and_dlio_metric_names(venv_bin, plan, tm
     assert (summary["engine"], summary["size_scale"], summary["num_accelerators"], summary["num_hosts"]) == \
         ("native", SCALE, RANKS, 1)
     assert (summary["num_checkpoints_write"], summary["num_checkpoints_read"], summary["fsync"]) == (10, 10, True)
-    # the summary's figures are the slowest rank's per checkpoint (RULES.md 3.3)
+    # the summary's figures are the slowest rank's per checkpoint (the v2.0 submission guidelines, §2.2.3)
     saves = [summary["checkpoints"][f"save_ckpt{j}"]["duration"] for j in range(1, 11)]
     assert summary["metric"]["save_checkpoint_duration_mean_seconds"] == pytest.approx(sum(saves) / 10)
     for rank in range(RANKS):

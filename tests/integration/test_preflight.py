@@ -117,3 +117,25 @@ def test_every_failure_appears_in_one_report(cluster_factory, cluster_venv, tmp_
     passed = {(c["name"], c["host"]) for c in doc["checks"] if c["ok"] is True}
     assert {("mpirun_present", "h1"), ("venv", "h1"), ("venv", "h2"), ("data_shared", "h1")} <= passed
     assert "status  check" in run.stdout and "-> fix:" in run.stdout
+
+
+def test_check_mode_still_checks_the_shared_filesystem_and_writes_nothing(cluster3, cluster_venv, tmp_path):
+    """--check: the sentinel (the one scratch write a what-if needs, its own check_mode: false task) is
+    written, seen by every client and removed; preflight.json is not written."""
+    data = Path("/dev/shm") / f"mlps-preflight-check-{os.getpid()}"
+    results = tmp_path / "results"
+    data.mkdir()
+    results.mkdir()
+    try:
+        run = run_playbook("preflight.yml", cluster3.inventory, cluster_vars(
+            mlps_data_dir=str(data), mlps_results_dir=str(results), mlps_preflight_num_files_train=2),
+            args=["--check"])
+        assert run.rc == 0, run.messages() or run.stdout[-3000:]
+        assert list(data.iterdir()) == []                       # the sentinel was removed again
+    finally:
+        subprocess.run(["rm", "-rf", str(data)], check=False)
+    assert list(results.iterdir()) == []                        # no preflight.json
+    (report,) = run.results("Judge every check").values()
+    shared = [(c["host"], c["ok"]) for c in report["checks"] if c["name"] == "data_shared"]
+    assert shared == [(host, True) for host in HOSTS]
+    assert report["table"][-1] == f"would write {results}/preflight.json"

@@ -1,4 +1,4 @@
-"""Bad input to the training campaign on localhost (issue 4): an unknown model or accelerator,
+"""Bad input to the training campaign on localhost: an unknown model or accelerator,
 accelerators that cannot be placed, a results or data folder that cannot be written, and DLIO
 failing - each stops with one clear message naming the cause and the host, and DLIO's own logs
 stay in the leaf."""

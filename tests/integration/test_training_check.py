@@ -33,9 +33,9 @@ def test_check_prints_the_plan_and_every_mpirun_command_and_writes_nothing(tmp_p
         env=dict(os.environ, PATH=f"{bin_dir}:{os.environ.get('PATH', '')}", ANSIBLE_NOCOLOR="1"))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert not data.exists()
-    # only the record of the skip, and the runner's artifacts
-    assert sorted(p.name for p in results.iterdir()) == ["preflight.json", "runner"]
-    assert json.loads((results / "preflight.json").read_text())["skipped"] is True
+    # only the runner's artifacts: the skip is reported, not recorded, in check mode
+    assert sorted(p.name for p in results.iterdir()) == ["runner"]
+    assert f"would be recorded (--check) in {results}/preflight.json" in " ".join(proc.stdout.split())
     assert (results / "runner" / "what-if" / "rc").read_text().strip() == "0"
     events = [json.loads(p.read_text()) for p in results.glob("runner/what-if/job_events/*.json")]
     shown = [e["event_data"]["res"]["msg"] for e in events

@@ -1,5 +1,5 @@
-"""The checkpoint shard planner against RULES.md 3.2, `mlps ckpt-plan`, the plan contract with the native
-engine, and the checkpointing workload YAMLs against mlps.rulebook.workloads."""
+"""The checkpoint shard planner against DLIO's base_checkpointing.py figures, `mlps ckpt-plan`, the plan
+contract with the native engine, and the checkpointing workload YAMLs against mlps.rulebook.workloads."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from mlps_module_utils import mlps_ckpt_native
 
 CKPT_CONFIG_DIR = DLIO_CONFIG_DIR.parent / "checkpointing"
 
-# RULES.md 3.2: (model bytes, optimizer bytes) per rank at the CLOSED layout, by pipeline stage for
+# DLIO's base_checkpointing.py: (model bytes, optimizer bytes) per rank at the CLOSED layout, by pipeline stage for
 # ZeRO-1 models (d=0 ranks; d=1 ranks write optimizer state only).
 UNIFORM = {"llama3-8b": (2_007_565_312, 12_045_637_632), "llama3-70b": (2_184_120_320, 13_103_482_368)}
 STAGED = {
@@ -24,7 +24,7 @@ STAGED = {
                                     30: 2_390_949_888, 31: 2_916_319_232}),
     "llama3-1t": (13_865_244_924, {0: 5_425_047_936, 1: 4_595_488_128, 62: 4_595_488_128, 63: 5_425_099_680}),
 }
-SUBSET_GIB = {"llama3-70b": 113.90, "llama3-405b": 98.54, "llama3-1t": 143.72}   # RULES.md 3.4 subset
+SUBSET_GIB = {"llama3-70b": 113.90, "llama3-405b": 98.54, "llama3-1t": 143.72}   # subset mode: 8 ranks' bytes
 
 
 def valid_counts(model):
@@ -85,7 +85,7 @@ def test_405b_stage_layer_ranges_and_file_names():
 @pytest.mark.parametrize("model", CHECKPOINT_MODELS.values(), ids=lambda m: m.name)
 def test_any_valid_count_holds_the_whole_model_and_optimizer(model):
     """Weights: the same total at any count (ZeRO-3 splits them over DP, less integer-division crumbs;
-    ZeRO-1 keeps them on d=0); optimizer: 12 bytes per parameter plus 60 h per rank (RULES.md 3.2)."""
+    ZeRO-1 keeps them on d=0); optimizer: 12 bytes per parameter plus 60 h per rank (DLIO's base_checkpointing.py)."""
     params = parameter_count(model)
     closed = sum(r.model_bytes for r in plan_checkpoint(model, model.closed_processes).ranks)
     for count in valid_counts(model):

@@ -24,7 +24,7 @@ from tests.archives import make_tar
 GIB = 2**30
 DLIO_200 = {"dlio_version": "2.0.0", "config_keys": [], "packaged_llama_configs": []}
 DLIO_MLC = {"dlio_version": "2.0.0.post1", "config_keys": ["num_checkpoints_read", "num_checkpoints_write"]}
-RANK_8B = 2_007_565_312 + 12_045_637_632           # RULES.md 3.2: every llama3-8b rank per checkpoint
+RANK_8B = 2_007_565_312 + 12_045_637_632           # DLIO's base_checkpointing.py: every llama3-8b rank per checkpoint
 
 
 def probe(free=10 * 2**40, memory=16 * GIB, cpus=64, fs=None):

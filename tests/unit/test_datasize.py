@@ -1,4 +1,4 @@
-"""TRAIN-DATASIZE planner: the worked examples of RULES.md 2.2 to the byte, placement, and `mlps datasize`."""
+"""TRAIN-DATASIZE planner: worked examples of rule book §3.1.2 to the byte, placement, and `mlps datasize`."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ UNET_B200 = get_training_workload("unet3d", "b200")
 RETINA_B200 = get_training_workload("retinanet", "b200")
 
 
-# --- RULES.md 2.2 worked examples ----------------------------------------------------------------
+# --- rule book §3.1.2 worked examples (one is a published v3.0 datasize leaf) ------------------
 
 def test_retinanet_b200_real_datasize_leaf():
     plan = plan_datasize(RETINA_B200, 412_316_860_416, 40)

@@ -1,13 +1,11 @@
 """library/mlps_host_facts.py run for real through `ansible localhost -m mlps_host_facts`."""
 
-import ast
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mlps_module_utils import mlps_procfs as procfs
 from tests.adhoc import run_module
@@ -74,29 +72,7 @@ def test_module_bad_arguments_fail_with_every_problem(tmp_path):
     assert result["msg"].startswith(f"root={tmp_path}: no readable proc/meminfo or proc/cpuinfo under it;")
 
 
-# -- documentation ------------------------------------------------------------------------------
-
-
-def _module_literals() -> dict:
-    tree = ast.parse(MODULE.read_text())
-    found = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            found[node.targets[0].id] = ast.literal_eval(node.value)
-    return found
-
-
-def test_documentation_matches_argument_spec():
-    literals = _module_literals()
-    spec = literals["ARGUMENT_SPEC"]
-    options = yaml.safe_load(literals["DOCUMENTATION"])["options"]
-    assert set(options) == set(spec)
-    for name, rules in spec.items():
-        assert options[name]["type"] == rules["type"], name
-        assert options[name].get("default") == rules.get("default"), name
-        assert options[name].get("elements") == rules.get("elements"), name
-    yaml.safe_load(literals["EXAMPLES"])
-    yaml.safe_load(literals["RETURN"])
+# -- documentation (DOCUMENTATION against ARGUMENT_SPEC: tests/unit/test_module_docs.py) ------------
 
 
 @pytest.mark.integration

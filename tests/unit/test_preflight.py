@@ -234,13 +234,13 @@ def ckpt_settings(**over) -> Settings:
 def test_checkpoint_plan_counts_the_bytes_the_shard_plan_writes():
     full = plan_bytes(ckpt_settings(), 8, 0, [])
     assert full.data_bytes == plan_checkpoint("llama3-70b", 64).total_bytes * 10 and full.checkpoint
-    assert full.data_bytes / 10 / GIB == pytest.approx(911.21, abs=0.01)          # RULES.md: llama3-70b
+    assert full.data_bytes / 10 / GIB == pytest.approx(911.21, abs=0.01)          # Table 2: llama3-70b, 912 GB
     assert "64 ranks, scale 1: 911.21 GiB x 10 writes in /mnt/ckpt/llama3-70b" in full.source
     # 8 ranks without subset mode hold the whole model too (DP 1); subset mode writes the first 8 shards
     assert plan_bytes(ckpt_settings(checkpoint_processes=8), 1, 0, []).data_bytes == \
         plan_checkpoint("llama3-70b", 8).total_bytes * 10
     subset = plan_bytes(ckpt_settings(checkpoint_processes=8, checkpoint_subset="true"), 1, 0, [])
-    assert subset.data_bytes / 10 / GIB == pytest.approx(113.90, abs=0.01)         # RULES.md: 70b subset
+    assert subset.data_bytes / 10 / GIB == pytest.approx(113.90, abs=0.01)         # published 70b subset: 114 GB
     assert "subset mode" in subset.source
 
 

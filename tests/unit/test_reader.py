@@ -221,7 +221,7 @@ def test_v1_fixture_multi_host_outputs():
     tree = read_tree(V1)
     unet = next(w for w in tree.workloads if w.model == "unet3d")
     assert unet.runs[0].output_files == ("0_output.json", "1_output.json")
-    assert unet.runs[0].summary["host_memory_GB"][2] == 0.0          # zero-padded (RULES.md §6.1)
+    assert unet.runs[0].summary["host_memory_GB"][2] == 0.0          # zero-padded (DLIO's per-host slots)
 
 
 SIMPLE_CASES = [

@@ -1,4 +1,5 @@
-"""Golden tests of the results table (RULES.md 7.3) against the published trees in tests/fixtures.
+"""Golden tests of the results table (MLCommons' "Results Table Structure v3.0") against the published
+trees in tests/fixtures.
 
 The v1.0 trees carry the submitters' own mlperf_storage_report.json: our Read B/W must equal their
 published mean MB/s / 1024, and the row must agree with report_math on the same leaves."""
@@ -25,7 +26,7 @@ RULES_73 = (
 
 
 def expected_columns() -> list[str]:
-    """The 54 names spelled out from RULES.md 7.3, independently of report_tables' own generation."""
+    """The 54 names of "Results Table Structure v3.0" spelled out, independently of report_tables' own generation."""
     names = [c.strip() for c in RULES_73.split(",")]
     names += [f"Training - {c}" for c in ("Accelerator Type", "# Client Nodes", "Code", "Logs",
                                           "# Simulated Accelerators", "Read B/W (GiB/s)")]

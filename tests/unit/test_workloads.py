@@ -71,7 +71,7 @@ def expected_training_config(w: workloads.TrainingWorkload) -> dict:
         if getattr(w, name) is not None:
             keys[f"reader.{name}"] = getattr(w, name)
     if w.checkpoint_model_size:
-        # unet3d templates: one checkpoint after epoch 5 of a 499 153 191 B model (RULES.md 2.1)
+        # unet3d templates: one checkpoint after epoch 5 of a 499 153 191 B model (the v1.0/v2.0 templates)
         keys.update({"checkpoint.checkpoint_folder": f"checkpoints/{w.model}",
                      "checkpoint.checkpoint_after_epoch": 5, "checkpoint.epochs_between_checkpoints": 2,
                      "checkpoint.model_size": w.checkpoint_model_size})

@@ -2,7 +2,7 @@
 
 Where several sources can answer, the most direct wins: the run's own metadata `system_info`,
 then a `cluster_info.json` collected with the run, then DLIO's summary arrays (whose sum is right
-but whose slots are not per host, RULES.md §6.1).
+but whose slots are not per host: DLIO fills them assuming ranks in contiguous blocks per node).
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def host_figures(leaf) -> HostFigures:
         total = sum(values) * GIB
         cores = summary.get("host_cpu_count")
         per_host = per_cores = None
-        # Per-slot values are per host only when no slot is zero (RULES.md §6.1, zero-padding).
+        # Per-slot values are per host only when no slot is zero (DLIO zero-pads the slots of round-robin placement).
         if all(values) and len(values) == leaf.num_hosts:
             per_host = {f"slot{i}": v * GIB for i, v in enumerate(values)}
             if isinstance(cores, list) and len(cores) == len(values) and all(number(c) for c in cores):
@@ -164,7 +164,7 @@ def has_dlio_log(leaf) -> bool:
 
 
 def missing_leaf_files(leaf, command_prefix: str | None, edition) -> list:
-    """[(relative path, outcome_is_warning, why)] for the files a DLIO leaf must carry (§2.6)."""
+    """[(relative path, outcome_is_warning, why)] for the files a DLIO leaf must carry (rule book §2.1.14-§2.1.20)."""
     out = []
     # DLIO 2.0.0 (the public release) writes no summary, per-epoch stats or outputs when it only
     # generates data; for datagen leaves their absence is a warning.
@@ -182,7 +182,7 @@ def missing_leaf_files(leaf, command_prefix: str | None, edition) -> list:
             if name not in leaf.files:
                 out.append((ref(leaf, name), False, f"the benchmark's {stream}"))
     if not leaf.output_files and edition.stdout_logs_required:
-        # RULES.md §2.6 ⚠: required by §2.1.19, but nearly every v3.0 submitter pruned them;
+        # Required by rule book §2.1.19, but nearly every v3.0 submitter pruned them;
         # the published tree is the tie-breaker, so a missing per-rank output is a warning.
         out.append((ref(leaf, "0_output.json"), True, "DLIO's per-rank output"))
     for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):

@@ -1,4 +1,4 @@
-"""Checkpointing rules (RULES.md §3.4): counts, invocations, gaps, processes, subset mode, fsync,
+"""Checkpointing rules (rule book §4.3-§4.7): counts, invocations, gaps, processes, subset mode, fsync,
 accelerator memory, the 3x memory cache rule and the allowed overrides."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ MIN_RANKS_PER_HOST = 4
 CACHE_MULTIPLE = 3
 ALLOWED_CLOSED = frozenset({"checkpoint.checkpoint_folder", "checkpoint.num_checkpoints_write",
                             "checkpoint.num_checkpoints_read"})
-# Set by the tool itself when it runs subset mode (RULES.md §3.4 "Subset mechanics").
+# Set by the tool itself when it runs subset mode (mlpstorage v3.0's subset mechanics).
 SUBSET_INJECTED = frozenset({"checkpoint.mode", "model.parallelism.data"})
 
 

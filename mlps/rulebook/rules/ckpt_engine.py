@@ -1,5 +1,5 @@
 """CKPT-ENGINE: checkpoint results written by our native engine, or with shards scaled down for a small
-machine, are OPEN only (issue 8). Both record themselves in summary.json and the run metadata
+machine, are OPEN only. Both record themselves in summary.json and the run metadata
 (fields named in mlps.plan.checkpoint); DLIO's own summaries carry neither, so they pass."""
 
 from __future__ import annotations

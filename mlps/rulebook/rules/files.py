@@ -1,4 +1,4 @@
-"""The files every leaf and workload must carry (RULES.md §2.6, §3.4 CKPT-FILES), and the
+"""The files every leaf and workload must carry (rule book §2.1.14-§2.1.20, §2.1.22-§2.1.26), and the
 published per-workload figures files checked against recomputed ones."""
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _train_means(node):
 
 class WorkloadReport(Rule):
     id = "TRAIN-REPORT"
-    section = "v1.0 report (§7.3)"
+    section = "2.1.20"
     description = ("v1.0 workloads carry mlperf_storage_report.json and its figures equal the mean and "
                    "population std of the runs' means (1e-9 relative)")
     editions = ("1.0",)

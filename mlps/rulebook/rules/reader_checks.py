@@ -15,7 +15,7 @@ _FIX = {
 
 class ReadableFiles(Rule):
     id = "READ-FILES"
-    section = "2.1.14-2.1.20 (evidence must be readable)"
+    section = "2.1.14-2.1.20"
     description = "every file the rules read parses: not truncated, not oversized, not a link out of the tree"
     benchmarks = ALL_BENCHMARKS
     profiles = PROFILES
@@ -36,7 +36,7 @@ class ReadableFiles(Rule):
 
 class TreeNotes(Rule):
     id = "READ-TREE"
-    section = "reader"
+    section = "2.1"
     description = "junk files (._*, .DS_Store, lock files, crash logs) and code trees are ignored and listed"
     severity = Outcome.INFO
     profiles = PROFILES

@@ -1,4 +1,4 @@
-"""Cluster and system rules (RULES.md §6): rank placement, memory per accelerator, node
+"""Cluster and system rules (rule book §3.3.3-§3.3.7, §3.4): rank placement, memory per accelerator, node
 consistency, data vs results filesystems, one shared data filesystem."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class HostRamPerAccel(Rule):
             if figures.memory_per_host:
                 smallest = min(figures.memory_per_host.values())
             else:
-                smallest = figures.total_memory_bytes / hosts      # §6.1: Σ memory / hosts
+                smallest = figures.total_memory_bytes / hosts      # Σ memory / hosts: DLIO's slots are not per host
             needed = datasize.host_memory_needed(ranks)
             if smallest < needed:
                 out.append(self.finding(
@@ -162,7 +162,7 @@ def _cluster_same_fs(leaf, data, results):
 
 class FsSeparation(Rule):
     id = "SYS-FS-SEPARATION"
-    section = "3.4.2 / 4.4.2 (TRAIN-/CKPT-FS-SEPARATION)"
+    section = "3.4.2 / 4.4.2"
     description = "data (or checkpoint) directory and results directory are on different filesystems"
     editions = ("2.0", "3.0")
     choice = ("evidence: fs_separation.json, else cluster_info.json path facts; no evidence in any run leaf is one "
@@ -220,14 +220,14 @@ class PathArgs(Rule):
 
 class SharedFilesystem(Rule):
     id = "SYS-SHARED-FS"
-    section = "3.3.5 (TRAIN-DATA-SHARED)"
+    section = "3.3.5"
     description = "multi-host training: every host sees the same data directory (one sentinel, one inode)"
     profiles = ("closed", "open", "preflight")
 
     editions = ("2.0", "3.0")
-    choice = ("RULES.md compares (st_dev, st_ino); NFS gives each client its own st_dev for one export, so only "
-              "the sentinel's presence and its inode decide (INVALID); a differing st_dev is INFO; no probe: WARNING; "
-              "v1.0 trees carry no probe: not applied")
+    choice = ("mlpstorage's probe compares (st_dev, st_ino); NFS gives each client its own st_dev for one export, "
+              "so only the sentinel's presence and its inode decide (INVALID); a differing st_dev is INFO; "
+              "no probe: WARNING; v1.0 trees carry no probe: not applied")
     def check(self, ctx):
         multi = [leaf for leaf in ctx.runs + ctx.workload.by_command("datagen") if (leaf.num_hosts or 1) > 1]
         if not multi:
@@ -276,7 +276,7 @@ def _probe_hosts(probe) -> dict:
 
 class MemoryMeasured(Rule):
     id = "SYS-MEM-MEASURED"
-    section = "§6.1 (3.1.2 inputs)"
+    section = "3.1.2"
     description = "client memory is measured MemTotal on every host, counted once per host"
     severity = Outcome.WARNING
     benchmarks = ("training", "checkpointing")

@@ -7,7 +7,7 @@ from mlps.rulebook.registry import PROFILES, Rule
 from mlps.rulebook.rules._evidence import ref
 from mlps.rulebook.workloads import TRAINING_WORKLOADS
 
-# Sanctioned for edition 3.0 (editions.yaml) although no template was published (RULES.md §2.1 ⚠).
+# Sanctioned for edition 3.0 (mlpstorage's editions.yaml) although MLCommons published no template for it.
 _SANCTIONED_WITHOUT_TEMPLATE = {("unet3d", "mi355"): ("3.0",)}
 
 
@@ -53,8 +53,9 @@ class TrainModel(Rule):
 
 class TrainConsistent(Rule):
     id = "TRAIN-CONSISTENT"
-    section = "2.1.17 (v1.0 report.py)"
-    description = "model, accelerator, accelerators, hosts, num_files_train and samples/file agree across runs"
+    section = "2.1.17"
+    description = ("model, accelerator, accelerators, hosts, num_files_train and samples/file agree across runs "
+                   "(as v1.0's report.py demands)")
 
     FIELDS = ("model", "accelerator", "num_accelerators", "num_hosts", "num_files_train", "samples_per_file")
 

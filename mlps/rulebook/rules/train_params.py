@@ -62,12 +62,12 @@ class TrainParams(Rule):
 
 class TrainOdirect(Rule):
     id = "TRAIN-ODIRECT"
-    section = "3.6.2 (run checker)"
-    description = "reader.odirect may be true only for unet3d"
+    section = "3.6.2"
+    description = "reader.odirect may be true only for unet3d (mlpstorage's run checker)"
 
     def check(self, ctx):
         out = []
-        model = ctx.workload.model            # the tree path names the workload (RULES.md Q10)
+        model = ctx.workload.model            # the tree path names it: published metadata can name a renamed path
         for leaf in ctx.runs:
             if truthy(leaf.param("reader.odirect")) and model != "unet3d":
                 out.append(self.finding("reader.odirect is enabled on a model other than unet3d",
@@ -78,8 +78,8 @@ class TrainOdirect(Rule):
 
 class TrainUnetCheckpoint(Rule):
     id = "TRAIN-UNET-CKPT"
-    section = "run checker v2.0"
-    description = "unet3d runs keep the template's checkpoint workflow (v1.0/v2.0; off in 3.0, see RULES.md ⚠)"
+    section = "3.6.2"
+    description = "unet3d runs keep the template's checkpoint workflow (v2.0 run checker; off in 3.0)"
     editions = ("1.0", "2.0")
     choice = "in 3.0 the checker keyed on a command that never runs and the b200 template has it off: not applied"
 
