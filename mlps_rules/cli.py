@@ -11,8 +11,10 @@ import sys
 
 from mlps_rules import __version__, commands
 from mlps_rules.errors import UserError
+from mlps_rules.safe_text import printable
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 6       # a crash: different from every verdict (0, 1, 3) and 2, 4, 5
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,11 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"mlps {args.command}: error: {exc}", file=sys.stderr)
+        print(f"mlps {args.command}: error: {printable(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"mlps {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # One line, no traceback, and a code no verdict uses: exit 1 would read as OPEN to a script.
+        detail = printable(exc)[:300]
+        print(f"mlps {args.command}: internal error ({type(exc).__name__}: {detail}); no verdict; files "
+              f"are written whole or not at all; please report it with the input that caused it", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

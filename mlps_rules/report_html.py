@@ -11,6 +11,7 @@ from html import escape
 
 from mlps_rules import report_math, report_svg
 from mlps_rules.report_series import METRICS
+from mlps_rules.safe_text import printable
 from mlps_rules.workloads import template
 
 CSS = """
@@ -51,7 +52,7 @@ GROUPS = (("INVALID", ("INVALID", "ERROR"), "Break a rule: the result cannot be 
 
 
 def _e(value) -> str:
-    return escape("" if value is None else str(value))
+    return escape("" if value is None else printable(value))
 
 
 def _n(value, digits: int = 2) -> str:
