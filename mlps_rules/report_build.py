@@ -193,7 +193,7 @@ def build(root, out=None, *, html_name: str = "report.html", system_from=None, p
     systems = _write_systems(outcome, root, out, groups, cluster_override)
     rows = _write_tables(outcome, root, out, tree, document, groups, systems)
     _write(outcome, out / "verdict.json", json.dumps(document, indent=1, default=str) + "\n")
-    page = report_html.render(document, tree, series, rows, progress=bar)
+    page = report_html.render(document, tree, series, rows, progress=bar, notes=outcome.notes)
     bar.close()
     outcome.html = out / html_name
     _write(outcome, outcome.html, page)
