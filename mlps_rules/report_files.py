@@ -22,7 +22,7 @@ def write_atomic(path: Path, text: str, root=None) -> bool:
     `root` (the output folder), every folder from `root` down is created or checked first and a
     symlink among them is refused, so nothing is written through a link planted in the tree."""
     path = Path(path)
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "backslashreplace")   # a folder name that is not UTF-8 shows as \udcff
     if root is not None:
         try:
             ensure_dir_under(root, os.path.relpath(path.parent, root))

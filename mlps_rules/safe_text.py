@@ -2,7 +2,8 @@
 
 - printable(): control characters (C0, DEL, C1, which carry terminal escape sequences) and the
   bidirectional overrides (which reorder what a reader sees) become visible `\\xNN`/`\\uNNNN`
-  escapes, so a folder name or a JSON value cannot move the cursor or overwrite the verdict line.
+  escapes, so a folder name or a JSON value cannot move the cursor or overwrite the verdict line;
+  lone surrogates (bytes of a file name that are not UTF-8) are escaped too, so printing never fails.
 - csv_cell(): a cell starting with = + - @ TAB or CR is a formula to spreadsheets; a leading `'`
   makes it text (OWASP's advice for CSV injection).
 - relative_link(): an href built only from a relative path inside the report: no scheme, no
@@ -15,7 +16,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0, DEL, C1, bidi marks and overrides, and lone surrogates (undecodable bytes of a file name).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -42,4 +44,4 @@ def relative_link(path: str | None) -> str | None:
     parts = str(path).split("/")
     if str(path).startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
         return None
-    return quote(str(path), safe="/")
+    return quote(str(path), safe="/", errors="surrogateescape")   # the folder name's own bytes
