@@ -151,7 +151,7 @@ def wrong_values(root: Path, rng: random.Random, outside: Path) -> None:
 
 
 def injection(root: Path, rng: random.Random, outside: Path) -> None:
-    name = rng.choice(['=HYPERLINK("evil.example","x")', "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3", "\tx"])
+    name = rng.choice(['=HYPERLINK("evil.example","x")', "+cmd|' -C calc'!A0", "@SUM(1)", "-2+3", "\tx"])
     os.rename(root / "closed" / "Org" / "results" / "sys1", root / "closed" / "Org" / "results" / name)
     os.rename(root / "closed" / "Org", root / "closed" / "javascript:alert(1)\x1b[2K\rverdict: CLOSED")
 
