@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlps_module_utils.mlps_timeseries import SCHEMA, rates
+from mlps_rules import tree_walk
 from mlps_rules.jsonio import ReadError, parse_jsonl, read_bytes
 from mlps_rules.models import parse_time
 from mlps_rules.report_svg import plottable
@@ -28,6 +29,7 @@ MIB = 2**20
 GIB = 2**30
 MAX_POINTS = 240          # per host, metric and run when a chart shows one run: a point per 2 pixels
 MIN_POINTS = 30           # per run however many runs share a chart
+MAX_FILES = 256           # series files read per leaf: one per host; the charts draw 8 hosts
 QUARTER_HOUR = 900.0
 # (key, title, unit, value from one rates() entry)
 METRICS = (
@@ -62,7 +64,7 @@ def series_files(leaf_path: Path) -> list[Path]:
     """`*timeseries*/*.jsonl` and `*timeseries*.jsonl` (also `.json`) in the leaf, sorted."""
     found = []
     try:
-        entries = list(os.scandir(leaf_path))
+        entries = _listing(leaf_path)
     except OSError:
         return []
     for entry in entries:
@@ -70,13 +72,19 @@ def series_files(leaf_path: Path) -> list[Path]:
             continue
         if entry.is_dir(follow_symlinks=False):
             try:
-                found.extend(Path(e.path) for e in os.scandir(entry.path)
+                found.extend(Path(e.path) for e in _listing(entry.path)
                              if e.name.endswith(".jsonl") and e.is_file(follow_symlinks=False))
             except OSError:
                 continue
         elif entry.name.endswith((".jsonl", ".json")) and entry.is_file(follow_symlinks=False):
             found.append(Path(entry.path))
-    return sorted(found)
+    return sorted(found)[:MAX_FILES]
+
+
+def _listing(folder) -> list:
+    """At most tree_walk.MAX_ENTRIES entries of `folder` (a hostile leaf may hold millions)."""
+    with os.scandir(folder) as entries:
+        return list(itertools.islice(entries, tree_walk.MAX_ENTRIES))
 
 
 def thin(points: list, limit: int = MAX_POINTS) -> list:
