@@ -171,8 +171,8 @@ def build(root, out=None, *, html_name: str = "report.html", system_from=None, p
         raise UserError(f"--html {html_name!r}: expected a file name (it is written inside --out)")
     cluster_override = read_cluster_info(system_from) if system_from else None
     try:
-        result = verify(root, edition=edition, profile=profile)
-        tree = read_tree(root)
+        tree = read_tree(root)              # once: a hostile tree must not cost its reading twice
+        result = verify(root, edition=edition, profile=profile, tree=tree)
     except TreeError as exc:
         raise UserError(str(exc), EXIT_UNREADABLE) from exc
     if not result.workloads:

@@ -74,6 +74,10 @@ def huge(root: Path, rng: random.Random, outside: Path) -> None:
     with (leaf / "summary.json").open("r+b") as handle:       # sparse: costs no disk
         handle.truncate(rng.choice([65, 200, 1_000]) * 2**20)
     (leaf / "dlio_config" / "config.yaml").write_text("workload: [" + "1, " * (2**22 // 3) + "1]\n")
+    if rng.random() < 0.25:                 # the largest JSON accepted: 60 MiB of distinct floats
+        count = 60 * 2**20 // 20
+        (_leaves(root)[1] / "0_per_epoch_stats.json").write_text(
+            '{"1": {"x": [' + ",".join(f"{i}.123456789012" for i in range(count)) + "]}}")
     bomb = "a: &a [" + ",".join(["x"] * 9) + "]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
     (_leaves(root)[1] / "dlio_config" / "overrides.yaml").write_text(bomb)
