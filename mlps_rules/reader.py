@@ -69,7 +69,7 @@ def read_tree(root, size_limit: int = SIZE_LIMIT) -> Tree:
         raise TreeError(f"{root}: cannot list it ({exc.strerror}); check permissions") from exc
     walker = _Walker(root, size_limit)
     for rel, reason in tree_walk.walk(root, walker.visit):
-        walker.tree.problems.append(Problem("unreadable", rel or ".", reason))
+        walker.tree.problems.append(Problem("limit", rel or ".", reason))
     walker.group()
     return walker.tree
 
@@ -95,8 +95,8 @@ class _Walker:
             return files, dirs
         if len(entries) > tree_walk.MAX_ENTRIES:
             entries.pop()
-            problems.append(Problem("unreadable", rel or ".", f"more than {tree_walk.MAX_ENTRIES} entries; "
-                                                               "only the first ones read"))
+            problems.append(Problem("limit", rel or ".", f"more than {tree_walk.MAX_ENTRIES} entries; "
+                                                          "only the first ones read"))
         for entry in entries:
             name = entry.name
             child_rel = f"{rel}/{name}" if rel else name
