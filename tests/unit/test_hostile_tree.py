@@ -252,3 +252,14 @@ def test_escape_sequences_never_reach_the_terminal(tmp_path, capsys):
         code, out, err = run(capsys, *argv)
         assert code in VERDICT_CODES, err
         assert "\x1b" not in out + err and "\r" not in out + err and "\x07" not in out + err
+
+
+def test_a_large_hand_written_systems_file_in_out_is_kept(tree, tmp_path, capsys):
+    hand = tmp_path / "out" / "closed/Org/systems/sys1.yaml"
+    hand.parent.mkdir(parents=True)
+    text = "system_name: mine\n" + "# notes\n" * (YAML_MAX_BYTES // 8 + 10)   # above the YAML cap
+    hand.write_text(text)
+    code, _out, err = run(capsys, "report", tree, "--out", tmp_path / "out")
+    assert code == 0, err
+    assert hand.read_text() == text and hand.with_name("sys1.generated.yaml").is_file()
+    assert "above the" in hand.with_name("sys1.generated.diff").read_text()
