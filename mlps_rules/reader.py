@@ -8,11 +8,13 @@ summary, one per-epoch file, the overrides list (by hand, it is a plain list), c
 loader when available), metadata, fs_separation.json, shared_fs.json, cluster_info.json,
 provenance.json.
 
-Symlinks: a file is opened with O_NOFOLLOW, and a link is read only through its resolved target
-when that lies inside the tree, so a link swapped in after the listing is caught too. A link (to a
-file or a folder) that leaves the tree is a `symlink` Problem (a WARNING finding), never read.
-JSON goes through mlps_rules.jsonio: above the size limit or nested deeper than MAX_DEPTH it is a
-Problem too, not a crash.
+Symlinks: every file is opened below the root through mlps_rules.safe_path (resolved, refused
+outside the tree, then opened component by component with O_NOFOLLOW), so no link that leaves the
+tree is followed at any depth - a symlinked `run` folder included - and a link swapped in after
+the listing is caught too. A link (to a file or a folder) that leaves the tree is a `symlink`
+Problem (a WARNING finding), never read. JSON and YAML go through mlps_rules.jsonio: above the
+size limit (YAML: 1 MiB) or nested deeper than MAX_DEPTH it is a Problem too, not a crash. The
+folders are walked by mlps_rules.tree_walk (iterative, depth and size capped: a `limit` Problem).
 """
 
 from __future__ import annotations
