@@ -29,7 +29,7 @@ def _fmt(value: float) -> str:
 def plottable(value) -> bool:
     """A number a chart can place: int or float (not bool), finite, within +/- MAX_PLOT. Values from
     an untrusted tree can be strings, 1e308 or 10**400; those are left out (and the page says so)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= MAX_PLOT
+    return type(value) in (int, float) and -MAX_PLOT <= value <= MAX_PLOT    # type(): bool is not a number here
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:

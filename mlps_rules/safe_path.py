@@ -41,8 +41,22 @@ def _parts_under(root, path) -> tuple[str, list[str]]:
 def open_under(root, path, flags: int = os.O_RDONLY) -> int:
     """A descriptor of `path` (absolute, or relative to `root`) opened with `flags`, or OSError:
     OutsideRoot when it resolves outside `root`, ELOOP when a component became a symlink meanwhile."""
+    rel = os.path.relpath(os.path.join(root, path), root)
+    if rel != os.pardir and not rel.startswith(os.pardir + os.sep) and not os.path.isabs(rel):
+        # Fast path, no symlink on the way (the usual case): open component by component at once.
+        try:
+            return _open_parts(str(root), [] if rel == os.curdir else rel.split(os.sep), flags)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+    # A symlink on the way: follow it only when it resolves inside the root.
     root_real, parts = _parts_under(root, path)
-    fd = os.open(root_real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    return _open_parts(root_real, parts, flags)
+
+
+def _open_parts(top: str, parts: list[str], flags: int) -> int:
+    """Open top/parts[0]/.../parts[-1], every component with O_NOFOLLOW from its parent's descriptor."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for part in parts[:-1]:
             child = os.open(part, _DIR_FLAGS, dir_fd=fd)
