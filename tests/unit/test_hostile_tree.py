@@ -263,3 +263,15 @@ def test_a_large_hand_written_systems_file_in_out_is_kept(tree, tmp_path, capsys
     assert code == 0, err
     assert hand.read_text() == text and hand.with_name("sys1.generated.yaml").is_file()
     assert "above the" in hand.with_name("sys1.generated.diff").read_text()
+
+
+def test_an_output_file_that_is_a_symlink_is_replaced_not_written_through(tree, tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.csv").symlink_to(victim)
+    code, _out, err = run(capsys, "report", tree, "--out", out)
+    assert code == 0, err
+    assert victim.read_text() == "untouched\n"
+    assert not (out / "results.csv").is_symlink() and (out / "results.csv").read_text().startswith("Public ID")
