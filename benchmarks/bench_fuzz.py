@@ -1,8 +1,9 @@
 """The long fuzz run: at least 100,000 generated inputs across every /proc parser,
 the facts collector on generated host roots, JSON loading, the results reader + verifier on edited
-trees, and the run-metadata loader. Same targets and strategies as the suite (tests/fuzz/targets.py),
-many more examples. Prints per-target counts, inputs/s and any failure (shrunk by hypothesis);
-exits 1 when an exception other than the documented UserError escaped.
+trees, the run-metadata loader, and generated hostile trees through `mlps verify` and `mlps report`
+as limited subprocesses (tests/fuzz/hostile_trees.py: 10 s and 500 MB each). Same targets and
+strategies as the suite (tests/fuzz/targets.py), many more examples. Prints per-target counts,
+inputs/s and any failure (shrunk by hypothesis); exits 1 when an exception other than the documented UserError escaped.
 
 Run: .venv/bin/python benchmarks/bench_fuzz.py [--seed N] [--scale F] [--only NAME ...]
 """
@@ -22,7 +23,7 @@ sys.path.insert(0, str(REPO))  # tests.fuzz is not an installed package
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tests.fuzz import targets  # noqa: E402
+from tests.fuzz import hostile_trees, targets  # noqa: E402
 
 # Inputs per target at --scale 1 (about 100,000 in total); cheap parsers get the most.
 PER_PARSER = 4_500
@@ -31,6 +32,7 @@ PLAN = {f"procfs.{name}": PER_PARSER for name in targets.PARSERS} | {
     "jsonio.parse_json": 20_000,
     "reader.edited_trees": 3_000,
     "campaign.update_metadata": 8_000,
+    "cli.hostile_trees": 100,           # 4 CLI processes each: about 6 s per tree
 }
 
 
@@ -50,6 +52,10 @@ def _runner(name: str, scratch: Path):
         folder = scratch / "metadata"
         return ((lambda existing, changes: targets.check_update_metadata(folder, existing, changes)),
                 {"existing": st.none() | targets.PAYLOADS, "changes": targets.CHANGES}, None)
+    if name == "cli.hostile_trees":
+        trees = hostile_trees.HostileTrees(scratch / "hostile")
+        strategies = {"kind": st.sampled_from(sorted(hostile_trees.KINDS)), "seed": st.integers(0, 2**32)}
+        return trees, strategies, trees.close
     raise SystemExit(f"--only {name}: expected one of {', '.join(PLAN)}")
 
 

@@ -55,8 +55,8 @@ attributes:
     description: Read-only; runs fully in check mode.
 notes:
   - Exit codes of the verifier - 0 CLOSED, 1 OPEN, 3 INVALID - all return the verdict (in
-    C(exit_code)); 2 (usage) and 4 (the tree cannot be read) fail the task with the verifier's
-    one-line message.
+    C(exit_code)); 2 (usage), 4 (the tree cannot be read) and 6 (the verifier crashed) fail the
+    task with the verifier's one-line message.
   - The interpreter in O(python) needs the mlps package installed (C(pip install) of this
     repository, as C(make venv) does); a bare checkout on PYTHONPATH lacks its package mapping.
 """
@@ -112,7 +112,7 @@ cmd:
 rc:
   description:
     - 0 when the verifier gave a verdict (whatever it is), else the verifier's failing exit code
-      (2 usage, 4 tree unreadable). Ansible fails every task whose rc is not 0, and O(fail_on)
+      (2 usage, 4 tree unreadable, 6 internal error). Ansible fails every task whose rc is not 0, and O(fail_on)
       decides instead.
   returned: always
   type: int

@@ -12,6 +12,7 @@ from mlps import __version__, commands
 from mlps.errors import UserError
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 6       # a crash: different from every verdict (0, 1, 3) and 2, 4, 5
 
 
 def command_modules() -> list[str]:
@@ -54,11 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"mlps {args.command}: error: {exc}", file=sys.stderr)
+        from mlps.safe_text import printable  # noqa: PLC0415 - only error paths need it
+
+        print(f"mlps {args.command}: error: {printable(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"mlps {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        from mlps.safe_text import printable  # noqa: PLC0415
+
+        # One line, no traceback, and a code no verdict uses: exit 1 would read as OPEN to a script.
+        detail = printable(exc)[:300]
+        print(f"mlps {args.command}: internal error ({type(exc).__name__}: {detail}); no verdict; files "
+              f"are written whole or not at all; please report it with the input that caused it", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

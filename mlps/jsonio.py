@@ -14,6 +14,11 @@ Reads refuse, before parsing:
   `[[[[...` neither recurses nor costs a parse.
 Errors are ReadError, a UserError that also carries `kind` (the reader's Problem kinds:
 unreadable, too_large, unparsable, symlink) and `detail` (the message without the path).
+
+Files of a tree someone else wrote are read with `root=`: opened through mlps.safe_path, so
+no symlink that leaves the root is followed at any depth. YAML (parse_yaml) is capped at
+YAML_MAX_BYTES (1 MiB): a DLIO config is a few KiB, and the YAML loader needs about 200 bytes of
+memory per byte of a flow list, so a 64 MiB file could take gigabytes.
 """
 
 from __future__ import annotations
@@ -27,10 +32,15 @@ import stat
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from mlps.errors import UserError
+from mlps.safe_path import OutsideRoot, open_under
 
 MAX_BYTES = 64 * 2**20
 MAX_DEPTH = 64
+YAML_MAX_BYTES = 2**20
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FILE_MODE = 0o644          # results and reports are read by others; mkstemp alone would give 0600
 
 # A JSON string (quotes and escapes included), written unrolled so the regex engine does not
@@ -53,15 +63,19 @@ class ReadError(UserError):
 
 
 # --- reading -------------------------------------------------------------------------------------
-def read_bytes(path, *, max_bytes: int = MAX_BYTES, follow_symlinks: bool = True) -> bytes:
-    """The content of the regular file `path`, refused (ReadError) above `max_bytes`."""
+def read_bytes(path, *, max_bytes: int = MAX_BYTES, follow_symlinks: bool = True, root=None) -> bytes:
+    """The content of the regular file `path`, refused (ReadError) above `max_bytes`. With `root`,
+    `path` is opened below it (safe_path.open_under): a symlink leaving `root` is kind `symlink`."""
     flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK      # O_NONBLOCK: a FIFO must not hang the open
     if not follow_symlinks:
         flags |= os.O_NOFOLLOW
     try:
-        fd = os.open(path, flags)
+        fd = open_under(root, path, flags) if root is not None else os.open(path, flags)
+    except OutsideRoot as exc:
+        raise ReadError(path, "symlink", f"{exc.strerror}; not read",
+                        "copy the file itself into the tree") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP and not follow_symlinks:
+        if exc.errno == errno.ELOOP and (root is not None or not follow_symlinks):
             raise ReadError(path, "symlink", "is a symbolic link, not followed",
                             "copy the file itself into place") from None
         raise _unreadable(path, exc) from None
@@ -131,10 +145,65 @@ def parse_json(data: bytes | str, where="<input>", *, max_depth: int = MAX_DEPTH
         raise _invalid(where, f"not valid JSON: {exc}") from None
 
 
-def load_json(path, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH, follow_symlinks: bool = True):
+def load_json(path, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH, follow_symlinks: bool = True,
+              root=None):
     """The JSON document in `path`, or ReadError (a UserError) naming the path and the limit hit."""
-    return parse_json(read_bytes(path, max_bytes=max_bytes, follow_symlinks=follow_symlinks), path,
+    return parse_json(read_bytes(path, max_bytes=max_bytes, follow_symlinks=follow_symlinks, root=root), path,
                       max_depth=max_depth)
+
+
+def parse_jsonl(data: bytes, where="<input>", *, max_depth: int = MAX_DEPTH) -> tuple[list, int]:
+    """(records, skipped) of JSON Lines: each line through parse_json (depth-limited); a line that
+    is not JSON is counted in `skipped`, never raised."""
+    records, skipped = [], 0
+    try:
+        shallow = not nesting_exceeds(data, max_depth)
+    except UnicodeDecodeError:
+        shallow = False
+    if shallow:
+        # One depth check for the whole file (the common case): per line it would cost a time
+        # series of thousands of samples its skeleton passes thousands of times.
+        for line in data.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except (ValueError, RecursionError):
+                skipped += 1
+        return records, skipped
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            records.append(parse_json(line, where, max_depth=max_depth))
+        except ReadError:
+            skipped += 1
+    return records, skipped
+
+
+def parse_yaml(data: bytes | str, where="<input>", *, max_bytes: int = YAML_MAX_BYTES, max_depth: int = MAX_DEPTH):
+    """A YAML document through the safe loader, or ReadError (kind too_large or unparsable): above
+    `max_bytes`, not valid YAML, nested deeper than `max_depth`, or built with anchors/aliases."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > max_bytes:
+        raise ReadError(where, "too_large", f"{len(raw)} bytes of YAML is above the {max_bytes}-byte limit",
+                        "check it is the file expected (a DLIO or system YAML file is a few KiB)")
+    text = raw.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    try:
+        document = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader (C or pure-Python SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _invalid(where, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:                  # the pure-Python loader recurses per nesting level
+        raise _invalid(where, "YAML nested too deeply") from None
+    problem = shape_problem(document, max_depth)
+    if problem:
+        raise _invalid(where, f"YAML {problem}")
+    return document
+
+
+def load_yaml(path, *, max_bytes: int = YAML_MAX_BYTES, root=None):
+    """The YAML document in `path` (see parse_yaml), read like read_bytes (`root` confines it)."""
+    return parse_yaml(read_bytes(path, max_bytes=max_bytes, root=root), path, max_bytes=max_bytes)
 
 
 def shape_problem(value, max_depth: int = MAX_DEPTH) -> str | None:

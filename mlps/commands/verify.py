@@ -13,6 +13,7 @@ from mlps.results.reader import SIZE_LIMIT, TreeError
 from mlps.rulebook.editions import EDITION_NAMES
 from mlps.rulebook.findings import Outcome, Verdict
 from mlps.rulebook.registry import PROFILES
+from mlps.safe_text import printable
 
 EXIT_CODES = {Verdict.CLOSED: 0, Verdict.OPEN: 1, Verdict.INVALID: 3}
 EXIT_USAGE = 2
@@ -24,6 +25,7 @@ EPILOG = """exit codes:
   2  usage error (bad option or value)
   3  verdict INVALID (a rule is broken, or a rule failed with ERROR)
   4  the tree cannot be read (absent, not a directory, unreadable, or no result leaves in it)
+  6  internal error: mlps crashed on this input (one line on stderr; never a verdict)
 
 Outcomes of findings: INVALID, OPEN, WARNING, INFO, ERROR (see docs/rules.md).
 Verdict: INVALID if any INVALID or ERROR, else OPEN if any OPEN, else CLOSED."""
@@ -83,24 +85,31 @@ def _print_text(result, verbose: bool) -> None:
     for item in result.findings:
         by_workload.setdefault(item.workload, []).append(item)
     tree_level = by_workload.pop(None, [])
-    print(f"mlps verify {result.root}")
+    _say(f"mlps verify {result.root}")
     for item in tree_level:
         if verbose or item.outcome != Outcome.INFO:
-            print(f"  {item.line()}")
+            _say(f"  {item.line()}")
     for workload in result.workloads:
         ident = "/".join(x for x in (workload["model"], workload["accelerator"]) if x)
-        print(f"\n{workload['path']}: {workload['benchmark']} {ident}, edition {workload['edition']} "
+        print()
+        _say(f"{workload['path']}: {workload['benchmark']} {ident}, edition {workload['edition']} "
               f"({workload['edition_source']}), checked as {workload['claimed_division'].upper()} "
               f"-> {workload['verdict']}")
         headline = _headline(workload)
         if headline:
-            print(f"  {headline}")
+            _say(f"  {headline}")
         for item in by_workload.get(workload["path"], []):
             if verbose or item.outcome != Outcome.INFO:
-                print(f"  {item.line()}")
+                _say(f"  {item.line()}")
     counts = result.as_dict()["counts"]
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-    print(f"\nverdict: {result.verdict} ({summary or 'no findings'})")
+    print()
+    _say(f"verdict: {result.verdict} ({summary or 'no findings'})")
+
+
+def _say(line: str) -> None:
+    """Print one line with the tree's names and values made harmless (no escape sequences)."""
+    print(printable(line))
 
 
 def _headline(workload: dict) -> str:

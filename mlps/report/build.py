@@ -30,11 +30,12 @@ from mlps.errors import UserError
 from mlps.report import page as report_html
 from mlps.report import system as report_system
 from mlps.report import tables as report_tables
-from mlps.report.files import MARKER, generated_name, is_generated, write_atomic
+from mlps.report.files import MARKER, generated_name, is_hand_written, write_atomic
 from mlps.results.reader import TreeError, read_tree
 from mlps.results.series import MAX_POINTS, MIN_POINTS, load_leaf
 from mlps.rulebook.verify import verify
 
+EXIT_USAGE = 2
 EXIT_UNREADABLE = 4
 SYSTEM_SUFFIXES = (".yaml", ".yml", ".json", ".JSON")
 
@@ -74,9 +75,11 @@ class Outcome:
     files: list = field(default_factory=list)          # (action, path): wrote | unchanged | kept
     diffs: dict = field(default_factory=dict)          # hand-written path -> diff lines
     html: Path | None = None
+    out: Path | None = None                            # the output folder: every write stays below it
     leaves: int = 0
     with_series: int = 0
     workloads: int = 0
+    notes: list = field(default_factory=list)          # what the report left out of a chart, and why
 
     @property
     def changed(self) -> int:
@@ -105,48 +108,83 @@ def _cluster_for(workloads: list, system_from: ClusterInfo | None) -> tuple[Clus
     return None, None
 
 
-def _hand_written(root: Path, target: Path, division: str, org: str, system: str) -> Path | None:
-    if target.is_file() and not is_generated(target):
-        return target
+def _hand_written(root: Path, out: Path, target: Path, division: str, org: str,
+                  system: str) -> tuple[Path, Path] | None:
+    """(file, the root it is read below) of a hand-written systems file: in the output, else in the
+    tree. Read only below its root: a symlink to a file elsewhere (credentials) is never read."""
+    if is_hand_written(target, out):
+        return target, out
     folder = root / division / org / "systems"
     for suffix in SYSTEM_SUFFIXES:
         candidate = folder / f"{system}{suffix}"
-        if candidate.is_file() and not is_generated(candidate):
-            return candidate
+        if is_hand_written(candidate, root):
+            return candidate, root
     return None
 
 
 def _write(outcome: Outcome, path: Path, text: str) -> None:
-    outcome.files.append(("wrote" if write_atomic(path, text) else "unchanged", path))
+    outcome.files.append(("wrote" if write_atomic(path, text, outcome.out) else "unchanged", path))
 
 
 def _write_yaml_keeping_hand_written(outcome: Outcome, path: Path, text: str) -> Path:
     """Write a generated YAML file unless a person wrote the one there; then write it beside."""
-    if path.is_file() and not is_generated(path):
+    if is_hand_written(path, outcome.out):
         outcome.files.append(("kept", path))
         path = generated_name(path)
     _write(outcome, path, text)
     return path
 
 
+def _output_folder(root: Path, out, tree) -> Path:
+    """The folder to write into: --out, or `<tree>/report` only in a tree mlps wrote. Never a symlink."""
+    if out is None:
+        out = root / "report"
+        if not _written_by_mlps(tree):
+            raise UserError(f"{root}: no mlps campaign metadata in this tree (it was not written by mlps), so "
+                            f"the report is not written into it; give --out DIR outside the tree, e.g. "
+                            f"--out ./{root.name}-report", EXIT_USAGE)
+    out = Path(out).absolute()
+    if out.is_symlink():
+        raise UserError(f"--out {out}: is a symbolic link; output is never written through one; give the real "
+                        "folder or another --out DIR", EXIT_USAGE)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create it ({exc.strerror or exc}); choose a writable --out "
+                        "directory", EXIT_USAGE) from None
+    if out.is_symlink() or not out.is_dir():
+        raise UserError(f"--out {out}: not a folder; choose another --out DIR", EXIT_USAGE)
+    return out
+
+
+def _written_by_mlps(tree) -> bool:
+    """True when a leaf carries our campaign metadata (schema mlps-<benchmark>-metadata/N)."""
+    for workload in tree.workloads:
+        for leaf in workload.leaves:
+            schema = leaf.metadata.get("schema") if isinstance(leaf.metadata, dict) else None
+            if isinstance(schema, str) and schema.startswith("mlps-") and "-metadata/" in schema:
+                return True
+    return False
+
+
 def build(root, out=None, *, html_name: str = "report.html", system_from=None, progress: bool = False,
           edition: str | None = None, profile: str | None = None) -> Outcome:
     root = Path(root).absolute()
-    out = Path(out).absolute() if out else root / "report"
     if not html_name or Path(html_name).name != html_name:
-        raise UserError(f"--html {html_name!r}: expected a file name (it is written inside --out {out})")
+        raise UserError(f"--html {html_name!r}: expected a file name (it is written inside --out)")
     cluster_override = read_cluster_info(system_from) if system_from else None
     try:
-        result = verify(root, edition=edition, profile=profile)
-        tree = read_tree(root)
+        tree = read_tree(root)              # once: a hostile tree must not cost its reading twice
+        result = verify(root, edition=edition, profile=profile, tree=tree)
     except TreeError as exc:
         raise UserError(str(exc), EXIT_UNREADABLE) from exc
     if not result.workloads:
         raise UserError(f"{root}: no result leaves found (expected run folders holding DLIO's summary.json, or "
                         "timestamped YYYYMMDD_HHMMSS leaves); give the results directory", EXIT_UNREADABLE)
+    out = _output_folder(root, out, tree)
     document = result.as_dict()
     leaves = [leaf for w in tree.workloads for leaf in w.leaves]
-    outcome = Outcome(verdict=document["verdict"], workloads=len(tree.workloads), leaves=len(leaves))
+    outcome = Outcome(verdict=document["verdict"], workloads=len(tree.workloads), leaves=len(leaves), out=out)
     bar = Progress(len(leaves) * 2, "leaves", progress)   # once for the series, once for the page
     series = _load_series(tree.workloads, bar)
     outcome.with_series = len(series)
@@ -158,7 +196,7 @@ def build(root, out=None, *, html_name: str = "report.html", system_from=None, p
     systems = _write_systems(outcome, root, out, groups, cluster_override)
     rows = _write_tables(outcome, root, out, tree, document, groups, systems)
     _write(outcome, out / "verdict.json", json.dumps(document, indent=1, default=str) + "\n")
-    page = report_html.render(document, tree, series, rows, progress=bar)
+    page = report_html.render(document, tree, series, rows, progress=bar, notes=outcome.notes)
     bar.close()
     outcome.html = out / html_name
     _write(outcome, outcome.html, page)
@@ -186,17 +224,18 @@ def _write_systems(outcome: Outcome, root: Path, out: Path, groups: dict, cluste
         cluster, source = _cluster_for(workloads, cluster_override)
         doc = report_system.describe(cluster, system=system, org=org, division=workloads[0].division, source=source)
         target = out / division / org / "systems" / f"{system}.yaml"
-        hand = _hand_written(root, target, division, org, system)
+        found = _hand_written(root, out, target, division, org, system)
         text = report_system.to_yaml(doc)
-        if hand is None:
+        if found is None:
             _write(outcome, target, text)
             systems[(division, org, system)] = doc
             continue
+        hand, hand_root = found
         if hand == target:
             outcome.files.append(("kept", hand))
         written = generated_name(target)
         _write(outcome, written, text)
-        hand_doc = report_system.load_description(hand)
+        hand_doc = report_system.load_description(hand, hand_root)
         lines = report_system.diff(hand_doc, doc)
         outcome.diffs[hand] = lines
         _write(outcome, written.with_suffix(".diff"),

@@ -13,6 +13,7 @@ from mlps.report import svg
 from mlps.results import figures
 from mlps.results.series import METRICS
 from mlps.rulebook.workloads import template
+from mlps.safe_text import printable
 
 CSS = """
 :root{--ok:#1b7f3b;--open:#b26b00;--bad:#b3261e;--ink:#1d232b;--mute:#5f6b7a;--line:#d9dee5;--bg:#f6f7f9}
@@ -52,7 +53,7 @@ GROUPS = (("INVALID", ("INVALID", "ERROR"), "Break a rule: the result cannot be 
 
 
 def _e(value) -> str:
-    return escape("" if value is None else str(value))
+    return escape("" if value is None else printable(value))
 
 
 def _n(value, digits: int = 2) -> str:
@@ -63,8 +64,9 @@ def _n(value, digits: int = 2) -> str:
     return _e(value)
 
 
-def render(document: dict, tree, series: dict, rows: list, progress=None) -> str:
-    """document: the verdict (mlps-verdict/1); series: {leaf rel: LeafSeries}; rows: table rows."""
+def render(document: dict, tree, series: dict, rows: list, progress=None, notes: list | None = None) -> str:
+    """document: the verdict (mlps-verdict/1); series: {leaf rel: LeafSeries}; rows: table rows;
+    notes: gets one line per workload whose charts left values out."""
     by_path = {w.rel: w for w in tree.workloads}
     out = ["<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
@@ -76,7 +78,10 @@ def render(document: dict, tree, series: dict, rows: list, progress=None) -> str
     for index, summary in enumerate(document["workloads"]):
         workload = by_path.get(summary["path"])
         if workload is not None:
-            out.append(_workload(index, summary, workload, document, series))
+            dropped: list = []
+            out.append(_workload(index, summary, workload, document, series, dropped))
+            if dropped and notes is not None:
+                notes.append(f"{summary['path']}: {_not_drawn(sum(dropped))}")
         if progress:
             progress(len(workload.leaves) if workload is not None else 0)
     out.append(f"<footer>mlps {_e(document['tool']['version'])} · schema {_e(document['schema'])} · "
@@ -149,7 +154,24 @@ def _overview(document: dict) -> str:
 
 
 # --- one workload --------------------------------------------------------------------------------
-def _workload(index: int, summary: dict, workload, document: dict, series: dict) -> str:
+def _not_drawn(count: int) -> str:
+    return f"{count} value(s) of the wrong type or out of range (beyond +/-{svg.MAX_PLOT:g}) not drawn"
+
+
+def _plottable(values, dropped: list) -> list:
+    """The values a chart can draw; how many were left out goes into `dropped`."""
+    kept = [v for v in values if svg.plottable(v)]
+    if len(kept) < len(values):
+        dropped.append(len(values) - len(kept))
+    return kept
+
+
+def _one(value, dropped: list):
+    """`value` when a chart can draw it; None when absent or not (counted in `dropped`)."""
+    return None if value is None else (_plottable([value], dropped) or [None])[0]
+
+
+def _workload(index: int, summary: dict, workload, document: dict, series: dict, dropped: list) -> str:
     own = [f for f in document["findings"] if f.get("workload") == summary["path"] and f["outcome"] != "INFO"]
     out = [f'<section id="w{index}"><h2><span class="badge b-{_e(summary["verdict"])}">{_e(summary["verdict"])}'
            f'</span> {_e(summary["benchmark"])} {_e(summary["model"])} {_e(summary["accelerator"] or "")}</h2>'
@@ -158,11 +180,13 @@ def _workload(index: int, summary: dict, workload, document: dict, series: dict)
            _figures(summary), _run_table(summary, workload, document)]
     charts = []
     if workload.benchmark == "training":
-        charts += [_throughput_chart(summary, workload), _au_chart(summary, workload)]
+        charts += [_throughput_chart(summary, workload, dropped), _au_chart(summary, workload, dropped)]
     charts = [c for c in charts if c]
     if charts:
         out.append(f'<h3>Across the runs</h3><div class="charts">{"".join(charts)}</div>')
-    out.append(_time_series(summary, workload, series))
+    out.append(_time_series(summary, workload, series, dropped))
+    if dropped:
+        out.append(f'<p class="muted">{_not_drawn(sum(dropped))}.</p>')
     return "".join(out) + "</section>"
 
 
@@ -248,16 +272,18 @@ def _labels(leaves: list, summary: dict) -> list[str]:
     return labels
 
 
-def _throughput_chart(summary: dict, workload) -> str:
+def _throughput_chart(summary: dict, workload, dropped: list) -> str:
     runs = _runs(workload)
     measured = set(summary.get("measured") or [])
     bars = []
     for leaf, label in zip(runs, _labels(runs, summary), strict=True):
         metric = leaf.metric
-        value = metric.get("train_throughput_mean_samples_per_second")
-        dots = [v for v in metric.get("train_throughput_samples_per_second") or [] if isinstance(v, int | float)]
-        bars.append((label, value if isinstance(value, int | float) else None,
-                     metric.get("train_throughput_stdev_samples_per_second"), leaf.name not in measured, dots))
+        value = _one(metric.get("train_throughput_mean_samples_per_second"), dropped)
+        spread = _one(metric.get("train_throughput_stdev_samples_per_second"), dropped)
+        epochs = metric.get("train_throughput_samples_per_second")
+        dots = _plottable(epochs if isinstance(epochs, list) else [], dropped)
+        bars.append((label, value, spread if spread is None or spread >= 0 else None, leaf.name not in measured,
+                     dots))
     values = [b[1] for b in bars if not b[3] and b[1] is not None]
     reference = None
     if values:
@@ -268,19 +294,21 @@ def _throughput_chart(summary: dict, workload) -> str:
                                 reference)
 
 
-def _au_chart(summary: dict, workload) -> str:
+def _au_chart(summary: dict, workload, dropped: list) -> str:
     runs = []
     leaves = _runs(workload)
     for leaf, label in zip(leaves, _labels(leaves, summary), strict=True):
-        values = [v for v in leaf.metric.get("train_au_percentage") or [] if isinstance(v, int | float)]
+        au = leaf.metric.get("train_au_percentage")
+        values = _plottable(au if isinstance(au, list) else [], dropped)
         runs.append((label, values))
     spec = template(workload.model, workload.accelerator)
     threshold = (spec.au_min_percentage, f"AU minimum {spec.au_min_percentage:g}%") if spec else None
     return svg.epoch_chart("Accelerator utilisation per epoch", "%", runs, threshold)
 
 
-def _time_series(summary: dict, workload, series: dict) -> str:
+def _time_series(summary: dict, workload, series: dict, dropped: list) -> str:
     leaves = [(leaf, series[leaf.rel]) for leaf in workload.leaves if leaf.rel in series and series[leaf.rel].hosts]
+    dropped.extend(data.ignored for _leaf, data in leaves if data.ignored)
     if not leaves:
         return ('<h3>Host time series</h3><p class="muted">No time series in these leaves '
                 '(expected <code>*timeseries*/&lt;host&gt;.jsonl</code> files of mlps-timeseries/1 samples).</p>')

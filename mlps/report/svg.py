@@ -11,6 +11,8 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 W, H = 640, 210                    # viewBox; the page scales it to the column width
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 34
 GAP = 8                            # pixels between run segments
+MAX_PLOT = 1e15                    # above any rate, percentage or count plotted; keeps axis arithmetic finite
+MIN_SPAN = 1e-9                    # the narrowest axis range drawn
 
 
 def _fmt(value: float) -> str:
@@ -24,12 +26,19 @@ def _fmt(value: float) -> str:
     return f"{value:.2f}" if magnitude >= 0.1 else f"{value:.3g}"
 
 
+def plottable(value) -> bool:
+    """A number a chart can place: int or float (not bool), finite, within +/- MAX_PLOT. Values from
+    an untrusted tree can be strings, 1e308 or 10**400; those are left out (and the page says so)."""
+    return type(value) in (int, float) and -MAX_PLOT <= value <= MAX_PLOT    # type(): bool is not a number here
+
+
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     """Round tick values covering [low, high] (1, 2, 2.5, 5 x 10^k steps)."""
-    if not math.isfinite(low) or not math.isfinite(high):
+    if not plottable(low) or not plottable(high):
         return [0.0]
-    if high <= low:
-        high = low + (abs(low) or 1.0)
+    low, high = float(low), float(high)
+    if high - low < MIN_SPAN:               # also keeps 10**k above float underflow
+        high = low + max(abs(low), 1.0)
     raw = (high - low) / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)

@@ -15,11 +15,9 @@ import yaml
 
 from mlps import __version__
 from mlps.cluster import GIB, ClusterInfo
-from mlps.jsonio import ReadError, parse_json, read_bytes, shape_problem
+from mlps.jsonio import YAML_MAX_BYTES, ReadError, load_yaml, parse_json, read_bytes
 from mlps.report.files import MARKER
 from mlps.report.tables import PLACEHOLDER
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 SCHEMA = "mlps-system-description/1"
 TIB = 2**40
@@ -112,22 +110,16 @@ def to_yaml(doc: dict) -> str:
 
 
 # --- comparing with a hand-written description -----------------------------------------------------
-def load_description(path: Path) -> object:
-    """A hand-written systems file (YAML, or the JSON of older rounds); a broken one reads as its error."""
+def load_description(path: Path, root=None) -> object:
+    """A hand-written systems file (YAML, or the JSON of older rounds), read below `root` when given
+    (a symlink out of it is not read); a broken one reads as its error."""
     path = Path(path)
     try:
-        data = read_bytes(path)
         if path.suffix.lower() == ".json":
-            return parse_json(data, path)
-        doc = yaml.load(data.decode("utf-8", errors="replace"), Loader=_LOADER)  # noqa: S506 - a safe loader
+            return parse_json(read_bytes(path, max_bytes=YAML_MAX_BYTES, root=root), path)
+        return load_yaml(path, root=root)
     except ReadError as exc:
         return {"(unreadable)": exc.detail}
-    except yaml.YAMLError as exc:
-        return {"(unreadable)": str(exc).splitlines()[0]}
-    except RecursionError:                  # the pure-Python loader recurses per nesting level
-        return {"(unreadable)": "YAML nested too deeply"}
-    problem = shape_problem(doc)
-    return {"(unreadable)": f"YAML {problem}"} if problem else doc
 
 
 def flatten(value, prefix: str = "") -> dict:

@@ -16,6 +16,7 @@ import re
 
 from mlps.errors import UserError
 from mlps.rulebook.workloads import get_checkpoint_model
+from mlps.safe_text import csv_cell, relative_link
 
 SUT_COLUMNS = ("Public ID", "Organization", "Division", "Benchmark Type", "Model", "Name", "Description", "Type",
                "Access Protocol", "Availability", "RU's", "Integrated Client Storage (TiB)", "Usable Capacity (TiB)")
@@ -59,7 +60,9 @@ def model_label(benchmark: str, model: str | None) -> str:
     return MODEL_LABELS.get(key, model)
 
 
-def link(text: str, href: str | None):
+def link(text: str, path: str | None):
+    """A link cell to `path` (relative, inside the report's tree); none when it is not such a path."""
+    href = relative_link(path)
     return {"text": text, "href": href} if href else ""
 
 
@@ -179,6 +182,8 @@ def _csv_cell(value) -> str:
         return f'<a href="{html.escape(value["href"], quote=True)}">{html.escape(value["text"])}</a>'
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, str):
+        return csv_cell(value)              # names come from folder names of the tree: never a formula
     return "" if value is None else str(value)
 
 

@@ -44,7 +44,7 @@ def parse_time(value) -> datetime | None:
 @dataclass(slots=True)
 class Problem:
     """Something the reader met while reading a file: kind in missing|unparsable|too_large|symlink|
-    unreadable|placeholder."""
+    unreadable|placeholder|limit (a folder past the walk's depth, folder or entry caps)."""
     kind: str
     path: str
     detail: str

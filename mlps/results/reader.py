@@ -8,26 +8,27 @@ summary, one per-epoch file, the overrides list (by hand, it is a plain list), c
 loader when available), metadata, fs_separation.json, shared_fs.json, cluster_info.json,
 provenance.json.
 
-Symlinks: a file is opened with O_NOFOLLOW, and a link is read only through its resolved target
-when that lies inside the tree, so a link swapped in after the listing is caught too. A link (to a
-file or a folder) that leaves the tree is a `symlink` Problem (a WARNING finding), never read.
-JSON goes through mlps.jsonio: above the size limit or nested deeper than MAX_DEPTH it is a
-Problem too, not a crash.
+Symlinks: every file is opened below the root through mlps.safe_path (resolved, refused
+outside the tree, then opened component by component with O_NOFOLLOW), so no link that leaves the
+tree is followed at any depth - a symlinked `run` folder included - and a link swapped in after
+the listing is caught too. A link (to a file or a folder) that leaves the tree is a `symlink`
+Problem (a WARNING finding), never read. JSON and YAML go through mlps.jsonio: above the
+size limit (YAML: 1 MiB) or nested deeper than MAX_DEPTH it is a Problem too, not a crash. The
+folders are walked by mlps.tree_walk (iterative, depth and size capped: a `limit` Problem).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
 
-import yaml
-
-from mlps.jsonio import MAX_BYTES, ReadError, parse_json, read_bytes, shape_problem
+from mlps import tree_walk
+from mlps.jsonio import MAX_BYTES, YAML_MAX_BYTES, ReadError, parse_json, parse_yaml, read_bytes, shape_problem
 from mlps.results.models import Leaf, Problem, Tree, Workload, parse_dir_timestamp
 
 SIZE_LIMIT = MAX_BYTES
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 BENCHMARKS = ("training", "checkpointing", "kv_cache", "vector_database")
 COMMANDS = ("run", "datagen", "datasize", "configview")
@@ -69,7 +70,8 @@ def read_tree(root, size_limit: int = SIZE_LIMIT) -> Tree:
     except OSError as exc:
         raise TreeError(f"{root}: cannot list it ({exc.strerror}); check permissions") from exc
     walker = _Walker(root, size_limit)
-    walker.walk(root, "")
+    for rel, reason in tree_walk.walk(root, walker.visit):
+        walker.tree.problems.append(Problem("limit", rel or ".", reason))
     walker.group()
     return walker.tree
 
@@ -88,10 +90,15 @@ class _Walker:
         files, dirs = {}, {}
         try:
             with os.scandir(path) as it:
-                entries = list(it)
+                # bounded: a folder of millions of entries costs neither the memory nor the time
+                entries = list(itertools.islice(it, tree_walk.MAX_ENTRIES + 1))
         except OSError as exc:
             problems.append(Problem("unreadable", rel or ".", f"cannot list directory: {exc.strerror}"))
             return files, dirs
+        if len(entries) > tree_walk.MAX_ENTRIES:
+            entries.pop()
+            problems.append(Problem("limit", rel or ".", f"more than {tree_walk.MAX_ENTRIES} entries; "
+                                                          "only the first ones read"))
         for entry in entries:
             name = entry.name
             child_rel = f"{rel}/{name}" if rel else name
@@ -124,13 +131,14 @@ class _Walker:
         elif os.path.isfile(target):
             files[entry.name] = entry
 
-    def walk(self, path: Path, rel: str) -> None:
+    def visit(self, path: Path, rel: str, _depth: int) -> list[str]:
+        """One folder of the walk (mlps.tree_walk): a leaf is read, else its folders are entered."""
         problems: list = []
         files, dirs = self._list(path, rel, problems)
         name = path.name
         if rel and (name in SKIP_DIRS or CODE_IMAGE_RE.match(name) or CODE_MARKERS & (files.keys() | dirs.keys())):
             self.tree.skipped.append(f"{rel} (code tree)")
-            return
+            return []
         if "mlperf_storage_report.json" in files:
             self.reports.append((rel, path / "mlperf_storage_report.json"))
         leaf = None
@@ -143,10 +151,9 @@ class _Walker:
         if leaf is not None:
             leaf.problems[:0] = problems          # what listing the leaf met belongs to the leaf
             self.leaves.append(leaf)
-            return
+            return []
         self.tree.problems.extend(problems)
-        for child in sorted(dirs):
-            self.walk(path / child, f"{rel}/{child}" if rel else child)
+        return sorted(dirs)
 
     def _host_parts(self, path: Path, rel: str, dirs: dict) -> dict:
         """Child folders of a run that hold a host's DLIO files (v1.0 per-host subfolders)."""
@@ -253,26 +260,18 @@ class _Walker:
         if "hydra.yaml" in cfg_files:
             # Not parsed (no rule reads it); only checked to be a readable, non-empty file.
             try:
-                size = (base / "hydra.yaml").stat().st_size
+                size = (base / "hydra.yaml").lstat().st_size
                 if size == 0:
                     leaf.problems.append(Problem("unparsable", f"{rel}/{cfg_rel}/hydra.yaml", "empty file"))
             except OSError as exc:
                 leaf.problems.append(Problem("unreadable", f"{rel}/{cfg_rel}/hydra.yaml", exc.strerror or ""))
 
     # --- file loading -------------------------------------------------------------------------
-    def _bytes(self, path: Path, rel: str, problems: list) -> bytes | None:
+    def _bytes(self, path: Path, rel: str, problems: list, max_bytes: int | None = None) -> bytes | None:
         try:
-            try:
-                data = read_bytes(path, max_bytes=self.limit, follow_symlinks=False)
-            except ReadError as exc:
-                if exc.kind != "symlink":
-                    raise
-                target = os.path.realpath(path)
-                if not self._inside(target):
-                    problems.append(Problem("symlink", rel, f"symlink points outside the tree to {target}; "
-                                                            "not read"))
-                    return None
-                data = read_bytes(target, max_bytes=self.limit, follow_symlinks=False)
+            # below the root at every depth: a symlinked folder on the way out is refused too
+            data = read_bytes(path, max_bytes=min(self.limit, max_bytes or self.limit),
+                              root=self.root)
         except ReadError as exc:
             problems.append(Problem(exc.kind, rel, exc.detail))
             return None
@@ -292,7 +291,8 @@ class _Walker:
             return None
 
     def _text(self, path: Path, rel: str, problems: list) -> str | None:
-        data = self._bytes(path, rel, problems)
+        """A YAML file's text (only YAML is read as text), capped at YAML_MAX_BYTES."""
+        data = self._bytes(path, rel, problems, YAML_MAX_BYTES)
         if data is None:
             return None
         try:
@@ -427,14 +427,10 @@ def _parse_overrides(text: str, rel: str, problems: list):
 def _load_yaml(text: str, rel: str, problems: list):
     """(ok, data): YAML through the safe loader, refused when nested too deeply or built with aliases."""
     try:
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or pure-Python SafeLoader)
-    except yaml.YAMLError as exc:
-        problems.append(Problem("unparsable", rel, f"not valid YAML: {str(exc).splitlines()[0]}"))
+        return True, parse_yaml(text, rel)
+    except ReadError as exc:
+        problems.append(Problem(exc.kind, rel, exc.detail))
         return False, None
-    except RecursionError:                  # the pure-Python loader recurses per nesting level
-        problems.append(Problem("unparsable", rel, "YAML nested too deeply"))
-        return False, None
-    return _shape_ok(data, rel, problems), data
 
 
 def _shape_ok(data, rel: str, problems: list) -> bool:

@@ -13,18 +13,23 @@ of the run in both clocks.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mlps import tree_walk
+from mlps.jsonio import ReadError, parse_jsonl, read_bytes
+from mlps.report.svg import plottable
 from mlps.results.models import parse_time
-from mlps_module_utils.mlps_timeseries import rates, read_jsonl
+from mlps_module_utils.mlps_timeseries import SCHEMA, rates
 
 MIB = 2**20
 GIB = 2**30
 MAX_POINTS = 240          # per host, metric and run when a chart shows one run: a point per 2 pixels
 MIN_POINTS = 30           # per run however many runs share a chart
+MAX_FILES = 256           # series files read per leaf: one per host; the charts draw 8 hosts
 QUARTER_HOUR = 900.0
 # (key, title, unit, value from one rates() entry)
 METRICS = (
@@ -52,13 +57,14 @@ class LeafSeries:
     files: list = field(default_factory=list)
     skipped_lines: int = 0
     offset: float | None = None                       # naive DLIO time + offset = Unix time
+    ignored: int = 0                                  # samples or values of the wrong type or range left out
 
 
 def series_files(leaf_path: Path) -> list[Path]:
     """`*timeseries*/*.jsonl` and `*timeseries*.jsonl` (also `.json`) in the leaf, sorted."""
     found = []
     try:
-        entries = list(os.scandir(leaf_path))
+        entries = _listing(leaf_path)
     except OSError:
         return []
     for entry in entries:
@@ -66,13 +72,19 @@ def series_files(leaf_path: Path) -> list[Path]:
             continue
         if entry.is_dir(follow_symlinks=False):
             try:
-                found.extend(Path(e.path) for e in os.scandir(entry.path)
+                found.extend(Path(e.path) for e in _listing(entry.path)
                              if e.name.endswith(".jsonl") and e.is_file(follow_symlinks=False))
             except OSError:
                 continue
         elif entry.name.endswith((".jsonl", ".json")) and entry.is_file(follow_symlinks=False):
             found.append(Path(entry.path))
-    return sorted(found)
+    return sorted(found)[:MAX_FILES]
+
+
+def _listing(folder) -> list:
+    """At most tree_walk.MAX_ENTRIES entries of `folder` (a hostile leaf may hold millions)."""
+    with os.scandir(folder) as entries:
+        return list(itertools.islice(entries, tree_walk.MAX_ENTRIES))
 
 
 def thin(points: list, limit: int = MAX_POINTS) -> list:
@@ -129,6 +141,59 @@ def decimate(samples: list, limit: int) -> list:
     return kept
 
 
+_WRONG_SHAPE = (TypeError, ValueError, AttributeError, KeyError, ArithmeticError)
+
+
+def _samples(path: Path, result: LeafSeries) -> list:
+    """The mlps-timeseries/1 samples of one file with numeric, in-range `mono` and `wall`. Read
+    through jsonio (size- and depth-limited, never through a symlink out of the leaf); lines that
+    are not JSON count as skipped, samples of the wrong shape as ignored."""
+    try:
+        records, skipped = parse_jsonl(read_bytes(path, root=path.parent), path)
+    except ReadError:
+        result.skipped_lines += 1
+        return []
+    result.skipped_lines += skipped
+    samples = []
+    for record in records:
+        if not (isinstance(record, dict) and record.get("schema") == SCHEMA
+                and isinstance(record.get("counters"), dict)):
+            result.skipped_lines += 1
+        elif plottable(record.get("mono")) and plottable(record.get("wall")):
+            samples.append(record)
+        else:
+            result.ignored += 1
+    return samples
+
+
+def _rates(samples: list, result: LeafSeries) -> list:
+    """rates() of the samples; when a counter has the wrong type, pair by pair, leaving out (and
+    counting) the intervals that cannot be computed."""
+    try:
+        return rates(samples)
+    except _WRONG_SHAPE:
+        pass
+    steps = []
+    for pair in itertools.pairwise(samples):
+        try:
+            steps.extend(rates(list(pair)))
+        except _WRONG_SHAPE:
+            result.ignored += 1
+    return steps
+
+
+def _value(pick, step: dict, result: LeafSeries):
+    """One plotted value, or None (counted in result.ignored when present but not a plottable number)."""
+    try:
+        value = pick(step)
+    except _WRONG_SHAPE:
+        value = False                       # not None: counted below
+    if value is None or plottable(value):
+        return value
+    result.ignored += 1
+    return None
+
+
 def load_leaf(leaf, points: int = MAX_POINTS) -> LeafSeries | None:
     """The leaf's plotted series (about `points` per host and metric), or None without time series."""
     files = series_files(leaf.path)
@@ -136,24 +201,17 @@ def load_leaf(leaf, points: int = MAX_POINTS) -> LeafSeries | None:
         return None
     result = LeafSeries(leaf=leaf.name, files=[f.name for f in files])
     for path in files:
-        try:
-            samples, skipped = read_jsonl(str(path))
-        except OSError:
-            result.skipped_lines += 1
-            continue
-        result.skipped_lines += skipped
+        samples = _samples(path, result)
         by_host: dict = {}
         for sample in samples:
             by_host.setdefault(str(sample.get("host") or path.stem), []).append(sample)
         for host, host_samples in by_host.items():
-            host_samples.sort(key=lambda s: s.get("mono") or 0)
-            steps = rates(decimate(host_samples, points))
-            walls = [s["wall"] for s in host_samples if isinstance(s.get("wall"), int | float)]
-            if walls:
-                result.start = min(walls) if result.start is None else min(result.start, *walls)
-                result.end = max(walls) if result.end is None else max(result.end, *walls)
-            metrics = {key: thin([(r["wall"], pick(r)) for r in steps if isinstance(r.get("wall"), int | float)],
-                                 points)
+            host_samples.sort(key=lambda s: s["mono"])
+            steps = _rates(decimate(host_samples, points), result)
+            walls = [s["wall"] for s in host_samples]
+            result.start = min(walls) if result.start is None else min(result.start, *walls)
+            result.end = max(walls) if result.end is None else max(result.end, *walls)
+            metrics = {key: thin([(r["wall"], _value(pick, r, result)) for r in steps], points)
                        for key, _title, _unit, pick in METRICS}
             result.hosts[host] = metrics
     if result.start is None:

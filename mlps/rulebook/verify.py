@@ -47,11 +47,12 @@ class Result:
 
 
 def verify(root, *, edition: str | None = None, profile: str | None = None,
-           size_limit: int = SIZE_LIMIT) -> Result:
+           size_limit: int = SIZE_LIMIT, tree=None) -> Result:
     """Verify a results tree. `edition` forces one rules edition for every workload (else each
-    workload's is detected); `profile` is closed|open|preflight (else each workload's division)."""
+    workload's is detected); `profile` is closed|open|preflight (else each workload's division).
+    `tree`: the tree already read from `root` (the report reads it once for both)."""
     forced = editions.get(edition) if edition else None
-    tree = read_tree(root, size_limit=size_limit)
+    tree = tree if tree is not None else read_tree(root, size_limit=size_limit)
     rules = all_rules()
     stats = {rule.id: {"evaluated": 0, "findings": 0} for rule in rules}
     findings: list[Finding] = []

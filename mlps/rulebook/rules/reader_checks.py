@@ -10,6 +10,8 @@ _FIX = {
     "too_large": "the verifier refuses JSON/YAML files above the size limit; check the file is what DLIO wrote",
     "unreadable": "fix the file's permissions so the verifier can read it",
     "symlink": "copy the file into the results tree instead of linking outside it",
+    "limit": "move what is not results out of the tree (results trees are about 12 levels deep and a run "
+             "folder holds a few dozen files); what lies past the limit was not read",
 }
 
 
@@ -55,7 +57,7 @@ class TreeNotes(Rule):
                                     actual=len(tree.skipped)))
         for problem in tree.problems:
             # a folder that cannot be listed may hide leaves; a link out of the tree is only skipped
-            outcome = Outcome.INVALID if problem.kind == "unreadable" else Outcome.WARNING
+            outcome = Outcome.INVALID if problem.kind in ("unreadable", "limit") else Outcome.WARNING
             out.append(self.finding(f"{problem.path}: {problem.detail}", outcome=outcome,
                                     evidence=problem.path, fix=_FIX.get(problem.kind)))
         return out
