@@ -27,7 +27,7 @@ version_added: "0.1.0"
 author: mlps developers
 options:
   op:
-    description: The step.
+    description: The step of the training campaign this task runs; each takes only its own options.
     type: str
     required: true
     choices: [plan, configview, resume, datasize, datagen_skipped, phase_start, phase_end, results]

@@ -30,7 +30,7 @@ version_added: "0.1.0"
 author: mlps developers
 options:
   op:
-    description: The step.
+    description: The step of the checkpointing campaign this task runs (plan, one invocation's start or end, results).
     type: str
     required: true
     choices: [plan, phase_start, phase_end, results]

@@ -16,7 +16,7 @@ version_added: "0.1.0"
 author: mlps developers
 options:
   venv:
-    description: Path of the client venv.
+    description: Path of the client venv whose installed versions are compared.
     type: path
     required: true
   lock_names:
@@ -25,7 +25,7 @@ options:
     elements: str
     required: true
   lock_contents:
-    description: Contents of the locks, same order as O(lock_names).
+    description: Contents of the locks to compare the venv with, in the order of O(lock_names).
     type: list
     elements: str
     required: true
