@@ -19,14 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def run_module(module: str, module_args: dict, *extra: str, env: dict | None = None) -> tuple[str, dict, str]:
+def run_module(module: str, module_args: dict, *extra: str, env: dict | None = None,
+               prefix: tuple = ()) -> tuple[str, dict, str]:
     """(status word such as SUCCESS or FAILED!, result, stderr) of one ad-hoc run on localhost; env adds
-    variables, such as ANSIBLE_LIBRARY or ANSIBLE_ACTION_PLUGINS for a role's own plugins."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-               ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{os.environ.get('PATH', '')}", **(env or {}))
+    variables (HOME, ANSIBLE_LOCAL_TEMP...), prefix runs `ansible` under another command (setpriv)."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+           "ANSIBLE_NOCOLOR": "1", "PATH": f"{BIN}:{os.environ.get('PATH', '')}", **(env or {})}
     proc = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
-         "-m", module, "-a", json.dumps(module_args), *extra],
+        [*prefix, str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
+         "-m", module, *(["-a", json.dumps(module_args)] if module_args else []), *extra],
         capture_output=True, text=True, cwd=ROOT, env=env, check=False, timeout=180)
     head, sep, body = proc.stdout.partition(" => ")
     assert sep, f"no result in ansible output:\n{proc.stdout}\n{proc.stderr}"

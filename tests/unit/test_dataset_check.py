@@ -3,7 +3,6 @@ sizes real DLIO 2.0.0 datagens wrote, and library/mlps_dataset_check.py through 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlps_module_utils import mlps_dataset as ds
+from tests.adhoc import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -225,14 +225,7 @@ def _env():
 
 
 def ansible(args: dict, *extra: str) -> tuple[str, dict]:
-    proc = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
-         "-m", "mlps_dataset_check", "-a", json.dumps(args), *extra],
-        capture_output=True, text=True, cwd=ROOT, env=_env(), check=False, timeout=120)
-    head, sep, body = proc.stdout.partition(" => ")
-    assert sep, f"no result in ansible output:\n{proc.stdout}\n{proc.stderr}"
-    return head.split("|")[-1].strip(), json.loads(body)
-
+    return run_module("mlps_dataset_check", args, *extra)[:2]
 
 def test_module_documentation_renders():
     proc = subprocess.run([str(BIN / "ansible-doc"), "-M", str(ROOT / "library"), "mlps_dataset_check"],

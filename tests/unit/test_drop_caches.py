@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import json
 import mmap
 import os
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from mlps_module_utils import mlps_drop_caches as dc
+from tests.adhoc import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -34,14 +34,7 @@ def _env(**extra) -> dict:
 
 
 def ansible(args: dict, *extra: str, prefix: tuple = (), env: dict | None = None) -> tuple[str, dict]:
-    proc = subprocess.run(
-        [*prefix, str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
-         "-m", "mlps_drop_caches", *(["-a", json.dumps(args)] if args else []), *extra],
-        capture_output=True, text=True, cwd=ROOT, env=env or _env(), check=False, timeout=120)
-    head, sep, body = proc.stdout.partition(" => ")
-    assert sep, f"no result in ansible output:\n{proc.stdout}\n{proc.stderr}"
-    return head.split("|")[-1].strip(), json.loads(body)
-
+    return run_module("mlps_drop_caches", args, *extra, env=env, prefix=prefix)[:2]
 
 def resident_pages(path: Path) -> int:
     """Pages of `path` in the page cache (mincore(2)), to see our own file leave the cache."""

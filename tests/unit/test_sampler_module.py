@@ -20,6 +20,7 @@ import yaml
 
 from mlps_module_utils import mlps_timeseries as ts
 from tests import adhoc
+from tests.adhoc import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "library" / "mlps_sampler.py"
@@ -164,16 +165,7 @@ def test_async_sampler_stops_cleanly_on_sigterm(tmp_path):
 
 def ansible(module_args: dict, *extra: str, module: str = "mlps_sampler", environment: dict | None = None
             ) -> tuple[str, dict]:
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-                       ANSIBLE_NOCOLOR="1", PATH=f"{BIN}:{os.environ.get('PATH', '')}", **(environment or {}))
-    proc = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
-         "-m", module, "-a", json.dumps(module_args), *extra],
-        capture_output=True, text=True, cwd=ROOT, env=environment, check=False, timeout=180)
-    head, sep, body = proc.stdout.partition(" => ")
-    assert sep, f"no result in ansible output:\n{proc.stdout}\n{proc.stderr}"
-    return head.split("|")[-1].strip(), json.loads(body)
-
+    return run_module(module, module_args, *extra, env=environment)[:2]
 
 @pytest.mark.integration
 def test_bounded_run_without_async_returns_its_samples(tmp_path):

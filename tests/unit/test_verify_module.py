@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.adhoc import run_module
 from tests.unit.test_rules_synthetic import build_training_workload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,14 +23,7 @@ def _env():
 
 
 def ansible(module_args: dict, *extra: str) -> tuple[str, dict]:
-    proc = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory" / "localhost.ini"),
-         "-m", "mlps_verify", "-a", json.dumps(module_args), *extra],
-        capture_output=True, text=True, cwd=ROOT, env=_env(), check=False, timeout=180)
-    head, sep, body = proc.stdout.partition(" => ")
-    assert sep, f"no result in ansible output:\n{proc.stdout}\n{proc.stderr}"
-    return head.split("|")[-1].strip(), json.loads(body)
-
+    return run_module("mlps_verify", module_args, *extra)[:2]
 
 def test_module_documentation_renders():
     proc = subprocess.run([str(BIN / "ansible-doc"), "-M", str(ROOT / "library"), "mlps_verify"],
