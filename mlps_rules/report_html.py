@@ -19,7 +19,7 @@ CSS = """
 color:var(--ink);background:var(--bg)}main{max-width:1320px;margin:0 auto;padding:0 20px 40px}
 h1,h2,h3{margin:0}h2{font-size:20px;margin:28px 0 10px}h3{font-size:15px;margin:18px 0 6px}
 .verdict{color:#fff;padding:22px 28px;display:flex;gap:28px;align-items:center;flex-wrap:wrap}
-.v-CLOSED{background:var(--ok)}.v-OPEN{background:var(--open)}.v-INVALID{background:var(--bad)}
+.v-CLOSED{background:var(--ok)}.v-OPEN{background:var(--open)}.v-INVALID{background:var(--bad)}.v-UNCHECKED{background:#555}
 .verdict .big{font-size:44px;font-weight:800;letter-spacing:1px}.verdict .meta{opacity:.95}
 .verdict .meta div{margin:2px 0}.counts span{display:inline-block;margin-right:14px;font-weight:600}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:14px 16px;margin:10px 0}
@@ -27,7 +27,7 @@ table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;
 border-bottom:1px solid var(--line);vertical-align:top}th{background:#eef1f5;font-weight:600;font-size:13px}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.badge{display:inline-block;padding:1px 8px;
 border-radius:10px;color:#fff;font-size:12px;font-weight:700}.b-CLOSED{background:var(--ok)}
-.b-OPEN{background:var(--open)}.b-INVALID,.b-ERROR{background:var(--bad)}.b-WARNING{background:#8a6d00}
+.b-OPEN{background:var(--open)}.b-INVALID,.b-ERROR{background:var(--bad)}.b-UNCHECKED{background:#555}.b-WARNING{background:#8a6d00}
 .b-INFO{background:#5f6b7a}.rule{font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:600}
 .path{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:var(--mute);word-break:break-all}
 .fix{color:#0b5394}.figs{display:flex;flex-wrap:wrap;gap:10px}.fig{background:#fff;border:1px solid var(--line);
@@ -45,6 +45,7 @@ font-weight:600}.muted{color:var(--mute)}.rules-ok{columns:4 220px;font-size:12p
 nav a{margin-right:14px}footer{color:var(--mute);font-size:12px;margin-top:30px}
 """
 GROUPS = (("INVALID", ("INVALID", "ERROR"), "Break a rule: the result cannot be published in any division."),
+          ("UNCHECKED", ("UNCHECKED",), "Not checked: the verifier has no rules for it; review it by hand."),
           ("OPEN", ("OPEN",), "Valid only in the OPEN division."),
           ("WARNING", ("WARNING",), "Worth a reviewer's look; the verdict does not change."),
           ("INFO", ("INFO",), "Figures and notes recorded for the record."))
@@ -105,7 +106,7 @@ def _findings(document: dict) -> str:
         body = "".join(_finding_row(f) for f in items)
         table = (f'<table><tr><th>rule</th><th>what</th><th>expected</th><th>actual</th><th>what to do</th></tr>'
                  f"{body}</table>")
-        opened = " open" if name in ("INVALID", "OPEN") or len(items) <= 12 else ""
+        opened = " open" if name in ("INVALID", "UNCHECKED", "OPEN") or len(items) <= 12 else ""
         out.append(f'<details class="card"{opened}><summary><span class="badge b-{name}">{name}</span> '
                    f'{len(items)} finding(s): {meaning}</summary>{table}</details>')
     met = sorted(rule for rule, stats in document["rules"].items() if stats["evaluated"] and not stats["findings"])

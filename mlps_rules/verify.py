@@ -78,6 +78,7 @@ def verify(root, *, edition: str | None = None, profile: str | None = None,
 
     reader = {"layout": tree.layout, "leaves": sum(len(w.leaves) for w in tree.workloads),
               "workloads": len(tree.workloads), "junk_ignored": tree.junk, "skipped": tree.skipped,
+              "skipped_leaf_like": len(tree.skipped_leaves), "skipped_leaf_like_paths": tree.skipped_leaves[:20],
               "size_limit_bytes": size_limit}
     return Result(root=str(tree.root), profile=profile, verdict=verdict_of(findings), findings=findings,
                   workloads=workloads, rules=stats, reader=reader, editions=sorted(used_editions))

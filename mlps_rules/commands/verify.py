@@ -14,7 +14,7 @@ from mlps_rules.jsonio import write_json_atomic
 from mlps_rules.reader import SIZE_LIMIT, TreeError
 from mlps_rules.registry import PROFILES
 
-EXIT_CODES = {Verdict.CLOSED: 0, Verdict.OPEN: 1, Verdict.INVALID: 3}
+EXIT_CODES = {Verdict.CLOSED: 0, Verdict.OPEN: 1, Verdict.INVALID: 3, Verdict.UNCHECKED: 5}
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 4
 
@@ -24,9 +24,11 @@ EPILOG = """exit codes:
   2  usage error (bad option or value)
   3  verdict INVALID (a rule is broken, or a rule failed with ERROR)
   4  the tree cannot be read (absent, not a directory, unreadable, or no result leaves in it)
+  5  verdict UNCHECKED (a workload of a benchmark or edition this verifier has no rules for)
 
-Outcomes of findings: INVALID, OPEN, WARNING, INFO, ERROR (see docs/rules.md).
-Verdict: INVALID if any INVALID or ERROR, else OPEN if any OPEN, else CLOSED."""
+Outcomes of findings: INVALID, OPEN, WARNING, INFO, ERROR, UNCHECKED (see docs/rules.md).
+Verdict: INVALID if any INVALID or ERROR, else UNCHECKED if any UNCHECKED, else OPEN if any OPEN,
+else CLOSED. Results under open/ are never CLOSED."""
 
 
 def register(sub) -> None:
@@ -100,7 +102,9 @@ def _print_text(result, verbose: bool) -> None:
                 print(f"  {item.line()}")
     counts = result.as_dict()["counts"]
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-    print(f"\nverdict: {result.verdict} ({summary or 'no findings'})")
+    skipped = result.reader.get("skipped_leaf_like")
+    unjudged = f"; {skipped} leaf-like folder(s) in skipped trees not judged" if skipped else ""
+    print(f"\nverdict: {result.verdict} ({summary or 'no findings'}{unjudged})")
 
 
 def _headline(workload: dict) -> str:

@@ -8,8 +8,6 @@ from mlps_rules.models import split_override
 from mlps_rules.registry import Rule
 from mlps_rules.rules._evidence import config_ref, number, truthy
 
-MAX_READ_THREADS_V1 = 32   # the pre-2.0 checker's cap: 0 < read_threads < 32
-
 
 class TrainParams(Rule):
     id = "TRAIN-PARAMS"
@@ -17,7 +15,8 @@ class TrainParams(Rule):
     description = ("overrides only of CLOSED tunables (OPEN tunables make the run OPEN; anything else INVALID); "
                    "tool-injected keys and workflow.* do not count")
     choice = ("output.folder/output.log_file (where results go) count as tool-injected; v1.0/v2.0 launchers "
-              "injected profiling.profiler; read_threads is capped (0 < n < 32) only for edition 1.0")
+              "injected profiling.profiler; reader.read_threads has no cap in any edition (v1.0 review accepted 48-96; "
+              "a < 32 check lived only in v2.0 development code); v1.0 CLOSED caps reader.prefetch_size at 2")
 
     def check(self, ctx):
         allowed_closed = closed_params(ctx.edition)
@@ -34,8 +33,8 @@ class TrainParams(Rule):
             evidence = config_ref(leaf, "overrides.yaml") if leaf.overrides is not None else leaf.rel
             for key, value in sorted(params.items()):
                 if key.startswith("workflow") or key in injected or key in allowed_closed:
-                    if key == "reader.read_threads" and ctx.edition.name == "1.0":
-                        out.extend(self._threads_v1(value, evidence))
+                    if key == "reader.prefetch_size" and ctx.is_closed:
+                        out.extend(self._prefetch(ctx.edition, value, evidence))
                     continue
                 if key in OPEN_PARAMS:
                     out.append(self.finding(f"{key}={value} is an OPEN-only tunable", outcome=Outcome.OPEN,
@@ -52,12 +51,14 @@ class TrainParams(Rule):
                                         evidence=evidence))
         return out
 
-    def _threads_v1(self, value, evidence):
-        threads = number(value)
-        if threads is not None and 0 < threads < MAX_READ_THREADS_V1:
+    def _prefetch(self, edition, value, evidence):
+        limit = edition.closed_prefetch_max
+        size = number(value)
+        if limit is None or (size is not None and size <= limit):
             return []
-        return [self.finding(f"reader.read_threads={value} is outside the v1.0 range", expected="0 < n < 32",
-                             actual=value, evidence=evidence)]
+        return [self.finding(f"reader.prefetch_size={value} is above edition {edition.name}'s CLOSED limit",
+                             expected=f"<= {limit}", actual=value, evidence=evidence,
+                             fix=f"rerun with reader.prefetch_size <= {limit}, or submit as OPEN")]
 
 
 class TrainOdirect(Rule):

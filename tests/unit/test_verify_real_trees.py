@@ -45,7 +45,11 @@ def test_v3_trees_are_closed_but_for_files_the_copy_lacks(v3):
         path = finding.missing
         assert "<YYYYMMDD_HHMMSS>" in path or not (V3 / path).exists(), finding.line()
     rest = [f for f in v3.findings if not f.missing]
-    assert verdict_of(rest) == Verdict.CLOSED, [f.line() for f in rest if f.outcome != Outcome.INFO]
+    # KV-cache and VectorDB have no rules yet: reviewed CLOSED, but this verifier cannot vouch for them
+    unchecked = {f.workload for f in rest if f.outcome == Outcome.UNCHECKED}
+    assert {w["benchmark"] for w in v3.workloads if w["path"] in unchecked} == {"kv_cache", "vector_database"}
+    checked = [f for f in rest if f.workload not in unchecked]
+    assert verdict_of(checked) == Verdict.CLOSED, [f.line() for f in checked if f.outcome != Outcome.INFO]
 
 
 def test_v3_training_aggregate_matches_the_summaries(v3):
