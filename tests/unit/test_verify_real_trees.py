@@ -89,3 +89,23 @@ def test_whole_fixture_store_verifies_each_workload_with_its_own_edition():
     for workload in result.workloads:
         editions[workload["path"].split("/")[0]].add(workload["edition"])
     assert editions == {"storage_results_v1.0": {"1.0"}, "storage_results_v3.0": {"3.0"}}
+
+
+def test_every_published_tree_gets_reviews_outcome_or_names_a_file_the_copy_lacks():
+    """Per workload of the whole store: review's division (CLOSED for closed/, OPEN for open/), or
+    UNCHECKED where the verifier has no rules for the benchmark; any other finding names a file
+    this copy really lacks."""
+    result = verify(FIXTURES)
+    assert len(result.workloads) == 7
+    for workload in result.workloads:
+        own = [f for f in result.findings if f.workload == workload["path"]]
+        for finding in own:
+            if finding.missing:
+                assert "<YYYYMMDD_HHMMSS>" in finding.missing or not (FIXTURES / finding.missing).exists(), \
+                    finding.line()
+        judged = verdict_of([f for f in own if not f.missing])
+        if workload["benchmark"] in ("kv_cache", "vector_database"):
+            expected = Verdict.UNCHECKED
+        else:
+            expected = Verdict.OPEN if workload["division"] == "open" else Verdict.CLOSED
+        assert judged == expected, (workload["path"], [f.line() for f in own if f.outcome != Outcome.INFO])
