@@ -88,6 +88,13 @@ counts:
   returned: success
   type: dict
   sample: {INVALID: 0, OPEN: 0, WARNING: 2, INFO: 1, ERROR: 0, UNCHECKED: 0}
+lines:
+  description:
+    - What changes the verdict (INVALID, ERROR, UNCHECKED, OPEN findings), identical ones grouped into
+      one readable line with a count and the first paths; what the campaigns print after each run.
+  returned: success
+  type: list
+  elements: str
 findings:
   description:
     - Every finding, with rule, outcome, section, message, expected, actual, host, evidence,
@@ -194,8 +201,10 @@ def main():
                              f"{stdout[:200]!r}", **result)
     # Ansible fails any task whose rc is not 0; a verdict is a successful verification, so rc is 0
     # and the verifier's own code (0 CLOSED, 1 OPEN, 3 INVALID, 5 UNCHECKED) is exit_code. fail_on decides.
+    lines = [group["line"] for group in document.get("grouped", [])
+             if group["outcome"] in ("INVALID", "ERROR", "UNCHECKED", "OPEN")]
     result.update(rc=0, exit_code=rc, verdict=document["verdict"], counts=document["counts"],
-                  findings=document["findings"], workloads=document["workloads"], document=document)
+                  findings=document["findings"], lines=lines, workloads=document["workloads"], document=document)
     if document["verdict"] in params["fail_on"]:
         module.fail_json(msg=f"mlps verify {params['path']}: verdict {document['verdict']} "
                              f"({document['counts']}); see findings", **result)

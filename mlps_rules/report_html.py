@@ -1,8 +1,9 @@
 """The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network).
 
-Top to bottom: the verdict; findings grouped by outcome (INVALID, OPEN, WARNING, INFO) with the
-rules met for CLOSED; then per workload its figures, a per-run table, throughput across the runs
-with their spread, AU per epoch and the per-host time series with runs and epochs marked.
+Top to bottom: the verdict; findings grouped by outcome (INVALID, UNCHECKED, OPEN, WARNING, INFO;
+identical ones as one counted row) with the rules met for CLOSED; then per workload its figures, a
+per-run table, throughput across the runs with their spread, AU per epoch and the per-host time
+series with runs and epochs marked.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from mlps_rules import report_math, report_svg
+from mlps_rules.finding_groups import group_findings
 from mlps_rules.report_series import METRICS
 from mlps_rules.workloads import template
 
@@ -103,7 +105,8 @@ def _findings(document: dict) -> str:
         items = [f for f in findings if f["outcome"] in outcomes]
         if not items:
             continue
-        body = "".join(_finding_row(f) for f in items)
+        # identical findings (rule, outcome, message shape) are one row with a count and the first paths
+        body = "".join(_group_row(g) for g in group_findings(items))
         table = (f'<table><tr><th>rule</th><th>what</th><th>expected</th><th>actual</th><th>what to do</th></tr>'
                  f"{body}</table>")
         opened = " open" if name in ("INVALID", "UNCHECKED", "OPEN") or len(items) <= 12 else ""
@@ -116,14 +119,15 @@ def _findings(document: dict) -> str:
     return "".join(out) + "</section>"
 
 
-def _finding_row(item: dict) -> str:
-    where = item.get("evidence") or item.get("workload") or ""
-    host = f' <span class="muted">host {_e(item["host"])}</span>' if item.get("host") else ""
-    return (f'<tr><td><span class="badge b-{_e(item["outcome"])}">{_e(item["outcome"])}</span><br>'
-            f'<span class="rule">{_e(item["rule"])}</span><br><span class="muted">{_e(item.get("section"))}</span></td>'
-            f'<td>{_e(item["message"])}{host}<div class="path">{_e(where)}</div></td>'
-            f'<td>{_e(item.get("expected"))}</td><td>{_e(item.get("actual"))}</td>'
-            f'<td class="fix">{_e(item.get("fix"))}</td></tr>')
+def _group_row(group: dict) -> str:
+    count = f' <span class="muted">&times;{group["count"]}</span>' if group["count"] > 1 else ""
+    more = " ..." if group["count"] > len(group["paths"]) else ""
+    paths = "".join(f'<div class="path">{_e(p)}</div>' for p in group["paths"])
+    return (f'<tr><td><span class="badge b-{_e(group["outcome"])}">{_e(group["outcome"])}</span><br>'
+            f'<span class="rule">{_e(group["rule"])}</span><br><span class="muted">{_e(group.get("section"))}</span>'
+            f'</td><td>{_e(group["message"])}{count}{paths}{_e(more)}</td>'
+            f'<td>{_e(group.get("expected"))}</td><td>{_e(group.get("actual"))}</td>'
+            f'<td class="fix">{_e(group.get("fix"))}</td></tr>')
 
 
 def _headline(summary: dict) -> str:

@@ -7,6 +7,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from mlps_rules import __version__, editions, report_math
+from mlps_rules.finding_groups import group_findings
 from mlps_rules.findings import Finding, Outcome, Verdict, verdict_of
 from mlps_rules.reader import SIZE_LIMIT, read_tree
 from mlps_rules.registry import Context, all_rules
@@ -39,6 +40,8 @@ class Result:
             "counts": counts,
             "workloads": self.workloads,
             "findings": [item.as_dict() for item in self.findings],
+            # identical findings (rule, outcome, message shape) as one counted line each
+            "grouped": group_findings(self.findings),
             "rules": self.rules,
             "reader": self.reader,
         }

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlps_rules.editions import EDITION_NAMES
 from mlps_rules.errors import UserError
+from mlps_rules.finding_groups import group_findings, group_line
 from mlps_rules.findings import Outcome, Verdict
 from mlps_rules.jsonio import write_json_atomic
 from mlps_rules.reader import SIZE_LIMIT, TreeError
@@ -86,9 +87,7 @@ def _print_text(result, verbose: bool) -> None:
         by_workload.setdefault(item.workload, []).append(item)
     tree_level = by_workload.pop(None, [])
     print(f"mlps verify {result.root}")
-    for item in tree_level:
-        if verbose or item.outcome != Outcome.INFO:
-            print(f"  {item.line()}")
+    _print_grouped(tree_level, verbose, None)
     for workload in result.workloads:
         ident = "/".join(x for x in (workload["model"], workload["accelerator"]) if x)
         print(f"\n{workload['path']}: {workload['benchmark']} {ident}, edition {workload['edition']} "
@@ -97,14 +96,19 @@ def _print_text(result, verbose: bool) -> None:
         headline = _headline(workload)
         if headline:
             print(f"  {headline}")
-        for item in by_workload.get(workload["path"], []):
-            if verbose or item.outcome != Outcome.INFO:
-                print(f"  {item.line()}")
+        _print_grouped(by_workload.get(workload["path"], []), verbose, workload["path"])
     counts = result.as_dict()["counts"]
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     skipped = result.reader.get("skipped_leaf_like")
     unjudged = f"; {skipped} leaf-like folder(s) in skipped trees not judged" if skipped else ""
     print(f"\nverdict: {result.verdict} ({summary or 'no findings'}{unjudged})")
+
+
+def _print_grouped(findings: list, verbose: bool, workload: str | None) -> None:
+    """Identical findings as one counted line with the first paths (finding_groups), paths relative
+    to the workload printed above them."""
+    for group in group_findings([f for f in findings if verbose or f.outcome != Outcome.INFO]):
+        print(f"  {group_line(group, workload)}")
 
 
 def _headline(workload: dict) -> str:
