@@ -16,7 +16,7 @@ class TrainParams(Rule):
                    "tool-injected keys and workflow.* do not count")
     choice = ("output.folder/output.log_file (where results go) count as tool-injected; v1.0/v2.0 launchers "
               "injected profiling.profiler; reader.read_threads has no cap in any edition (v1.0 review accepted 48-96; "
-              "a < 32 check lived only in v2.0 development code); v1.0 CLOSED caps reader.prefetch_size at 2")
+              "a < 32 check lived only in v2.0 development code)")
 
     def check(self, ctx):
         allowed_closed = closed_params(ctx.edition)
@@ -33,8 +33,6 @@ class TrainParams(Rule):
             evidence = config_ref(leaf, "overrides.yaml") if leaf.overrides is not None else leaf.rel
             for key, value in sorted(params.items()):
                 if key.startswith("workflow") or key in injected or key in allowed_closed:
-                    if key == "reader.prefetch_size" and ctx.is_closed:
-                        out.extend(self._prefetch(ctx.edition, value, evidence))
                     continue
                 if key in OPEN_PARAMS:
                     out.append(self.finding(f"{key}={value} is an OPEN-only tunable", outcome=Outcome.OPEN,
@@ -51,14 +49,28 @@ class TrainParams(Rule):
                                         evidence=evidence))
         return out
 
-    def _prefetch(self, edition, value, evidence):
-        limit = edition.closed_prefetch_max
-        size = number(value)
-        if limit is None or (size is not None and size <= limit):
-            return []
-        return [self.finding(f"reader.prefetch_size={value} is above edition {edition.name}'s CLOSED limit",
-                             expected=f"<= {limit}", actual=value, evidence=evidence,
-                             fix=f"rerun with reader.prefetch_size <= {limit}, or submit as OPEN")]
+
+
+class TrainPrefetch(Rule):
+    id = "TRAIN-PREFETCH"
+    section = "3.6.2 (v1.0 benchmark.sh)"
+    description = "v1.0 CLOSED runs keep reader.prefetch_size <= 2 (the v1.0 launcher refused more)"
+    editions = ("1.0",)
+    profiles = ("closed",)
+
+    def check(self, ctx):
+        limit = ctx.edition.closed_prefetch_max
+        out = []
+        for leaf in ctx.runs:
+            value = (leaf.override_params() or {}).get("reader.prefetch_size")
+            size = number(value)
+            if value is None or limit is None or (size is not None and size <= limit):
+                continue
+            evidence = config_ref(leaf, "overrides.yaml") if leaf.overrides is not None else leaf.rel
+            out.append(self.finding(f"reader.prefetch_size={value} is above edition {ctx.edition.name}'s CLOSED limit",
+                                    expected=f"<= {limit}", actual=value, evidence=evidence,
+                                    fix=f"rerun with reader.prefetch_size <= {limit}, or submit as OPEN"))
+        return out
 
 
 class TrainOdirect(Rule):

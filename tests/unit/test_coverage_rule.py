@@ -105,8 +105,10 @@ def test_open_tree_with_96_read_threads_and_open_tunables_is_open(tmp_path):
 def test_v1_closed_prefetch_size_above_2_is_invalid(tmp_path):
     workload = build_v1_workload(tmp_path)
     add_override(workload, "++workload.reader.prefetch_size=4")
-    found = findings_of(verify(tmp_path), "TRAIN-PARAMS", Outcome.INVALID)
-    assert found and found[0].expected == "<= 2" and found[0].actual == "4"
+    result = verify(tmp_path)
+    found = findings_of(result, "TRAIN-PREFETCH", Outcome.INVALID)
+    assert len(found) == 5 and found[0].expected == "<= 2" and found[0].actual == "4"
+    assert verify(tmp_path, profile="open").verdict == Verdict.OPEN     # a CLOSED-only limit
 
 
 def test_v1_closed_prefetch_size_2_and_v3_prefetch_size_8_pass(tmp_path):
