@@ -150,6 +150,10 @@ solution:
   availability: available
   usable_capacity_tib: 100
   int_client_store_tib: 0
+capabilities:
+  multi_host: true
+  simultaneous_write: true
+  simultaneous_read: true
 """
 
 
