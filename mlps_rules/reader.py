@@ -416,8 +416,8 @@ class _Walker:
 def _is_code_tree(name: str, files: dict, dirs: dict) -> bool:
     if name in SKIP_DIRS or CODE_IMAGE_RE.match(name) or CODE_MARKERS & (files.keys() | dirs.keys()):
         return True
-    if name not in CODE_LIKE_NAMES:
-        return False
+    if name not in CODE_LIKE_NAMES or _has_markers(files, dirs):
+        return False                   # a leaf that keeps its launch script beside DLIO's files is a leaf
     return (bool(CODE_FILES & files.keys()) or bool(SKIP_DIRS & dirs.keys())
             or any(f.endswith(CODE_SUFFIXES) for f in files))
 

@@ -211,3 +211,14 @@ def test_gap_timestamps_helper_shapes(tmp_path):
     text = (workload / "run-3" / "summary.json").read_text()
     assert '"start": "2026-01-05T10:' in text
     assert timedelta(hours=5).total_seconds() > 2 * 600
+
+
+def test_a_leaf_named_test_with_its_launch_script_is_judged(tmp_path):
+    workload = build_training_workload(tmp_path)
+    leaf = sorted((workload / "run").glob("2*"))[-1]
+    edit_json(leaf / "summary.json", lambda d: d["metric"].update(train_au_meet_expectation="fail"))
+    (leaf / "run.sh").write_text("mlpstorage training run\n")
+    leaf.rename(workload / "run" / "test")          # a run leaf renamed `test`, its script beside it
+    result = verify(tmp_path)
+    assert findings_of(result, "TRAIN-AU", Outcome.INVALID), not_info(result)
+    assert result.reader["skipped"] == []
