@@ -350,6 +350,11 @@ class _Walker:
             _identity(workload)
             self._results_json(workload)
         self._attach_reports(by_path)
+        for rel, workload in list(by_path.items()):
+            if _datagen_logs_only(workload):
+                # v1.0 datagen logs kept in a folder of their own (`<workload>-gen/`): evidence, not a workload
+                del by_path[rel]
+                self.tree.skipped.append(f"{rel} (v1.0 datagen logs, not a workload)")
         self.tree.workloads = sorted(by_path.values(), key=lambda w: w.rel)
 
     def _inherit_cluster_info(self) -> None:
@@ -614,6 +619,13 @@ def _locate(parts: tuple, leaf: Leaf):
     metric = leaf.metric
     benchmark = "checkpointing" if any(k.startswith(("save_", "load_")) for k in metric) else "training"
     return parent, benchmark, None, command
+
+
+def _datagen_logs_only(workload: Workload) -> bool:
+    """Untimestamped (v1.0-style) leaves that all only generated data and hold no DLIO summary."""
+    leaves = workload.leaves
+    return bool(leaves) and all(leaf.command == "datagen" and leaf.timestamp is None and leaf.summary is None
+                                for leaf in leaves)
 
 
 def _generates_only(leaf: Leaf) -> bool:

@@ -222,3 +222,13 @@ def test_a_leaf_named_test_with_its_launch_script_is_judged(tmp_path):
     result = verify(tmp_path)
     assert findings_of(result, "TRAIN-AU", Outcome.INVALID), not_info(result)
     assert result.reader["skipped"] == []
+
+
+def test_v1_datagen_logs_in_a_gen_folder_are_not_a_workload(tmp_path):
+    build_v1_workload(tmp_path)
+    gen = tmp_path / "Closed" / "Org" / "results" / "sys1" / "unet3d_h100-gen" / "host1"
+    shutil.copytree(write_generation_logs(tmp_path / "logs"), gen)
+    result = verify(tmp_path)
+    assert [w["path"] for w in result.workloads] == ["Closed/Org/results/sys1/unet3d_h100"]
+    assert result.verdict == Verdict.CLOSED, not_info(result)
+    assert any("unet3d_h100-gen" in s and "datagen logs" in s for s in result.reader["skipped"])
