@@ -123,9 +123,10 @@ so such a workload gets the verdict UNCHECKED (exit 5), never CLOSED (BENCH-UNCH
   trees (`dlio_benchmark/`, `code-<hash>/`, `site-packages/`, folders with `setup.py`,
   `pyproject.toml` or `.code-hash.json`; `code/`, `venv/`, `test/`, `tests/`, `test_data/` only when
   they hold source files or a venv, never for the name alone) and v1.0 `generation_logs/` or folders
-  of datagen-only logs such as `<workload>-gen/` (datagen evidence). Leaf-like folders inside skipped trees are counted (`reader.skipped_leaf_like`, a
-  READ-TREE warning). Symlinked folders are never followed; symlinked files
-  only when they point inside the tree. JSON/YAML files above the size limit (64 MiB) are refused.
+  of datagen-only logs such as `<workload>-gen/` (datagen evidence). Leaf-like folders inside
+  skipped trees are counted (`reader.skipped_leaf_like`, a READ-TREE warning). Symlinked folders
+  are never followed; symlinked files only when they point inside the tree. JSON/YAML files above
+  the size limit (64 MiB) are refused.
 
 ## JSON output (`mlps-verdict/1`)
 
