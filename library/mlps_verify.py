@@ -8,7 +8,7 @@ module: mlps_verify
 short_description: Verify an MLPerf Storage results tree and return the verdict as data
 description:
   - Runs the offline verifier (C(python -m mlps.cli verify DIR --json -)) on the target
-    and returns its C(mlps-verdict/1) document - the verdict (CLOSED, OPEN or INVALID), every
+    and returns its C(mlps-verdict/1) document - the verdict (CLOSED, OPEN, INVALID or UNCHECKED), every
     finding with its rule, outcome, expected and actual values and evidence path, and each
     workload's recomputed figures - so a playbook can act on it.
   - The module is a thin adapter; the rules live in the C(mlps) package. It does not import
@@ -47,15 +47,15 @@ options:
     description: Verdicts that fail the task, such as V([INVALID]) or V([INVALID, OPEN]).
     type: list
     elements: str
-    choices: [CLOSED, OPEN, INVALID]
+    choices: [CLOSED, OPEN, INVALID, UNCHECKED]
     default: []
 attributes:
   check_mode:
     support: full
     description: Read-only; runs fully in check mode.
 notes:
-  - Exit codes of the verifier - 0 CLOSED, 1 OPEN, 3 INVALID - all return the verdict (in
-    C(exit_code)); 2 (usage), 4 (the tree cannot be read) and 6 (the verifier crashed) fail the
+  - Exit codes of the verifier - 0 CLOSED, 1 OPEN, 3 INVALID, 5 UNCHECKED - all return the verdict
+    (in C(exit_code)); 2 (usage), 4 (the tree cannot be read) and 6 (the verifier crashed) fail the
     task with the verifier's one-line message.
   - The interpreter in O(python) needs the mlps package installed (C(pip install) of this
     repository, as C(make venv) does); a bare checkout on PYTHONPATH lacks its package mapping.
@@ -79,15 +79,22 @@ EXAMPLES = r"""
 
 RETURN = r"""
 verdict:
-  description: CLOSED, OPEN or INVALID.
+  description: CLOSED, OPEN, INVALID or UNCHECKED.
   returned: success
   type: str
   sample: CLOSED
 counts:
-  description: Number of findings per outcome (INVALID, OPEN, WARNING, INFO, ERROR).
+  description: Number of findings per outcome (INVALID, OPEN, WARNING, INFO, ERROR, UNCHECKED).
   returned: success
   type: dict
-  sample: {INVALID: 0, OPEN: 0, WARNING: 2, INFO: 1, ERROR: 0}
+  sample: {INVALID: 0, OPEN: 0, WARNING: 2, INFO: 1, ERROR: 0, UNCHECKED: 0}
+lines:
+  description:
+    - What changes the verdict (INVALID, ERROR, UNCHECKED, OPEN findings), identical ones grouped into
+      one readable line with a count and the first paths; what the campaigns print after each run.
+  returned: success
+  type: list
+  elements: str
 findings:
   description:
     - Every finding, with rule, outcome, section, message, expected, actual, host, evidence,
@@ -117,7 +124,7 @@ rc:
   returned: always
   type: int
 exit_code:
-  description: The verifier's own exit code for the verdict (0 CLOSED, 1 OPEN, 3 INVALID).
+  description: The verifier's own exit code for the verdict (0 CLOSED, 1 OPEN, 3 INVALID, 5 UNCHECKED).
   returned: success
   type: int
 stderr:
@@ -151,9 +158,10 @@ ARGUMENT_SPEC = {
     "edition": {"type": "str", "choices": ["1.0", "2.0", "3.0"]},
     "python": {"type": "str"},
     "size_limit_mib": {"type": "int", "default": 64},
-    "fail_on": {"type": "list", "elements": "str", "choices": ["CLOSED", "OPEN", "INVALID"], "default": []},
+    "fail_on": {"type": "list", "elements": "str", "choices": ["CLOSED", "OPEN", "INVALID", "UNCHECKED"],
+                "default": []},
 }
-VERDICT_CODES = (0, 1, 3)
+VERDICT_CODES = (0, 1, 3, 5)
 
 
 def build_argv(params, python: str) -> list:
@@ -192,9 +200,11 @@ def main():
         module.fail_json(msg=f"mlps verify {params['path']}: expected its JSON verdict on stdout, got "
                              f"{stdout[:200]!r}", **result)
     # Ansible fails any task whose rc is not 0; a verdict is a successful verification, so rc is 0
-    # and the verifier's own code (0 CLOSED, 1 OPEN, 3 INVALID) is exit_code. fail_on decides.
+    # and the verifier's own code (0 CLOSED, 1 OPEN, 3 INVALID, 5 UNCHECKED) is exit_code. fail_on decides.
+    lines = [group["line"] for group in document.get("grouped", [])
+             if group["outcome"] in ("INVALID", "ERROR", "UNCHECKED", "OPEN")]
     result.update(rc=0, exit_code=rc, verdict=document["verdict"], counts=document["counts"],
-                  findings=document["findings"], workloads=document["workloads"], document=document)
+                  findings=document["findings"], lines=lines, workloads=document["workloads"], document=document)
     if document["verdict"] in params["fail_on"]:
         module.fail_json(msg=f"mlps verify {params['path']}: verdict {document['verdict']} "
                              f"({document['counts']}); see findings", **result)

@@ -145,7 +145,8 @@ def parse_cpuinfo(text: str) -> tuple[dict, int]:
 
     A CPU starts at `processor : N` (`cpu number : N` on s390x); keys seen outside any CPU (the
     POWER/ARM trailer, the s390x header) go to `machine`. Old ARM kernels list several bare
-    `processor` lines followed by shared keys: those keys are copied to each of them.
+    `processor` lines followed by shared keys: those keys are copied to each of them. Legacy
+    single-core ARM kernels have only `Processor : <name>`: one CPU.
     """
     blocks, skipped = _cpuinfo_blocks(text)
     cpus: list[dict] = []
@@ -177,6 +178,10 @@ def parse_cpuinfo(text: str) -> tuple[dict, int]:
         cpus.extend(in_block)
     if not cpus and s390_headers:  # s390x kernels without per-CPU blocks: the header lines are the CPUs
         cpus = [dict(fields, processor=n) for n, fields in sorted(s390_headers.items())]
+    if not cpus and "Processor" in machine:
+        # Legacy single-core ARM kernels print `Processor : <name>` and no numbered `processor` line:
+        # that file describes exactly one CPU, not zero.
+        cpus = [{"processor": 0}]
     return {"summary": summarize_cpus(cpus, machine), "cpus": cpus, "machine": machine}, skipped
 
 

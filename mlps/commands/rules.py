@@ -95,7 +95,9 @@ length, batch size, AU minimum, which model/accelerator pairs each edition allow
 `mlps.rulebook.workloads`; the minimum dataset from `mlps.plan.datasize`.
 
 KV-cache and VectorDB leaves are read, their figures reported in `aggregate`, and their files
-checked for readability (READ-FILES); their own rules (rule book §6 and §5) are not implemented yet.
+checked for readability (READ-FILES); their own rules (rule book §6 and §5) are not implemented yet,
+so such a workload gets the verdict UNCHECKED (exit 5), never CLOSED (BENCH-UNCHECKED). Results under
+`open/` are OPEN at best (DIVISION-OPEN).
 
 ## Evidence files the reader uses
 
@@ -119,9 +121,13 @@ checked for readability (READ-FILES); their own rules (rule book §6 and §5) ar
 - Workload files: `run/results.json` (v3.0 training), `results.json` (v3.0 checkpointing),
   `mlperf_storage_report.json` (v1.0; in, beside or above the runs folder).
 - Ignored and listed: `._*`, `.DS_Store`, `Thumbs.db`, `~$*`, `.~lock*`, crash logs. Skipped: code
-  trees (`dlio_benchmark/`, `code/`, `code-<hash>/`, `tests/`, folders with `setup.py`,
-  `pyproject.toml` or `.code-hash.json`). Symlinked folders are never followed; symlinked files
-  only when they point inside the tree. JSON/YAML files above the size limit (64 MiB) are refused.
+  trees (`dlio_benchmark/`, `code-<hash>/`, `site-packages/`, folders with `setup.py`,
+  `pyproject.toml` or `.code-hash.json`; `code/`, `venv/`, `test/`, `tests/`, `test_data/` only when
+  they hold source files or a venv, never for the name alone) and v1.0 `generation_logs/` or folders
+  of datagen-only logs such as `<workload>-gen/` (datagen evidence). Leaf-like folders inside
+  skipped trees are counted (`reader.skipped_leaf_like`, a READ-TREE warning). Symlinked folders
+  are never followed; symlinked files only when they point inside the tree. JSON/YAML files above
+  the size limit (64 MiB) are refused.
 
 ## JSON output (`mlps-verdict/1`)
 
@@ -131,8 +137,10 @@ checked for readability (READ-FILES); their own rules (rule book §6 and §5) ar
 `aggregate`: the recomputed figures, e.g. `train_mean_of_au_percentage`, `read_bw_GiB_per_second`,
 `throughput_cv`, and for v1.0 the `mlperf_storage_report` overall block), `findings[]` (`rule`,
 `outcome`, `section`, `message`, `expected`, `actual`, `host`, `evidence`, `workload`, `missing`,
-`fix`), `rules` (`evaluated`/`findings` per rule id) and `reader` (layout, leaves, junk ignored,
-folders skipped, size limit).
+`fix`), `grouped[]` (identical findings - same rule, outcome and message shape - as one entry:
+`rule`, `outcome`, `section`, `message`, `count`, `paths` (the first 3), `workloads`, `expected`,
+`actual` (when the same for all), `fix`, `line`), `rules` (`evaluated`/`findings` per rule id) and
+`reader` (layout, leaves, junk ignored, folders skipped, `skipped_leaf_like`, size limit).
 
 ## Rules
 

@@ -11,11 +11,12 @@ from mlps.errors import UserError
 from mlps.jsonio import write_json_atomic
 from mlps.results.reader import SIZE_LIMIT, TreeError
 from mlps.rulebook.editions import EDITION_NAMES
+from mlps.rulebook.finding_groups import group_findings, group_line
 from mlps.rulebook.findings import Outcome, Verdict
 from mlps.rulebook.registry import PROFILES
 from mlps.safe_text import printable
 
-EXIT_CODES = {Verdict.CLOSED: 0, Verdict.OPEN: 1, Verdict.INVALID: 3}
+EXIT_CODES = {Verdict.CLOSED: 0, Verdict.OPEN: 1, Verdict.INVALID: 3, Verdict.UNCHECKED: 5}
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 4
 
@@ -25,10 +26,12 @@ EPILOG = """exit codes:
   2  usage error (bad option or value)
   3  verdict INVALID (a rule is broken, or a rule failed with ERROR)
   4  the tree cannot be read (absent, not a directory, unreadable, or no result leaves in it)
+  5  verdict UNCHECKED (a workload of a benchmark or edition this verifier has no rules for)
   6  internal error: mlps crashed on this input (one line on stderr; never a verdict)
 
-Outcomes of findings: INVALID, OPEN, WARNING, INFO, ERROR (see docs/rules.md).
-Verdict: INVALID if any INVALID or ERROR, else OPEN if any OPEN, else CLOSED."""
+Outcomes of findings: INVALID, OPEN, WARNING, INFO, ERROR, UNCHECKED (see docs/rules.md).
+Verdict: INVALID if any INVALID or ERROR, else UNCHECKED if any UNCHECKED, else OPEN if any OPEN,
+else CLOSED. Results under open/ are never CLOSED."""
 
 
 def register(sub) -> None:
@@ -86,9 +89,7 @@ def _print_text(result, verbose: bool) -> None:
         by_workload.setdefault(item.workload, []).append(item)
     tree_level = by_workload.pop(None, [])
     _say(f"mlps verify {result.root}")
-    for item in tree_level:
-        if verbose or item.outcome != Outcome.INFO:
-            _say(f"  {item.line()}")
+    _print_grouped(tree_level, verbose, None)
     for workload in result.workloads:
         ident = "/".join(x for x in (workload["model"], workload["accelerator"]) if x)
         print()
@@ -98,13 +99,20 @@ def _print_text(result, verbose: bool) -> None:
         headline = _headline(workload)
         if headline:
             _say(f"  {headline}")
-        for item in by_workload.get(workload["path"], []):
-            if verbose or item.outcome != Outcome.INFO:
-                _say(f"  {item.line()}")
+        _print_grouped(by_workload.get(workload["path"], []), verbose, workload["path"])
     counts = result.as_dict()["counts"]
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    skipped = result.reader.get("skipped_leaf_like")
+    unjudged = f"; {skipped} leaf-like folder(s) in skipped trees not judged" if skipped else ""
     print()
-    _say(f"verdict: {result.verdict} ({summary or 'no findings'})")
+    _say(f"verdict: {result.verdict} ({summary or 'no findings'}{unjudged})")
+
+
+def _print_grouped(findings: list, verbose: bool, workload: str | None) -> None:
+    """Identical findings as one counted line with the first paths (finding_groups), paths relative
+    to the workload printed above them."""
+    for group in group_findings([f for f in findings if verbose or f.outcome != Outcome.INFO]):
+        _say(f"  {group_line(group, workload)}")
 
 
 def _say(line: str) -> None:

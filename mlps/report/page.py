@@ -1,8 +1,9 @@
 """The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network).
 
-Top to bottom: the verdict; findings grouped by outcome (INVALID, OPEN, WARNING, INFO) with the
-rules met for CLOSED; then per workload its figures, a per-run table, throughput across the runs
-with their spread, AU per epoch and the per-host time series with runs and epochs marked.
+Top to bottom: the verdict; findings grouped by outcome (INVALID, UNCHECKED, OPEN, WARNING, INFO;
+identical ones as one counted row) with the rules met for CLOSED; then per workload its figures, a
+per-run table, throughput across the runs with their spread, AU per epoch and the per-host time
+series with runs and epochs marked.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from html import escape
 from mlps.report import svg
 from mlps.results import figures
 from mlps.results.series import METRICS
+from mlps.rulebook.finding_groups import group_findings
 from mlps.rulebook.workloads import template
 from mlps.safe_text import printable
 
@@ -21,7 +23,7 @@ CSS = """
 color:var(--ink);background:var(--bg)}main{max-width:1320px;margin:0 auto;padding:0 20px 40px}
 h1,h2,h3{margin:0}h2{font-size:20px;margin:28px 0 10px}h3{font-size:15px;margin:18px 0 6px}
 .verdict{color:#fff;padding:22px 28px;display:flex;gap:28px;align-items:center;flex-wrap:wrap}
-.v-CLOSED{background:var(--ok)}.v-OPEN{background:var(--open)}.v-INVALID{background:var(--bad)}
+.v-CLOSED{background:var(--ok)}.v-OPEN{background:var(--open)}.v-INVALID{background:var(--bad)}.v-UNCHECKED{background:#555}
 .verdict .big{font-size:44px;font-weight:800;letter-spacing:1px}.verdict .meta{opacity:.95}
 .verdict .meta div{margin:2px 0}.counts span{display:inline-block;margin-right:14px;font-weight:600}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:14px 16px;margin:10px 0}
@@ -29,7 +31,7 @@ table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;
 border-bottom:1px solid var(--line);vertical-align:top}th{background:#eef1f5;font-weight:600;font-size:13px}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.badge{display:inline-block;padding:1px 8px;
 border-radius:10px;color:#fff;font-size:12px;font-weight:700}.b-CLOSED{background:var(--ok)}
-.b-OPEN{background:var(--open)}.b-INVALID,.b-ERROR{background:var(--bad)}.b-WARNING{background:#8a6d00}
+.b-OPEN{background:var(--open)}.b-INVALID,.b-ERROR{background:var(--bad)}.b-UNCHECKED{background:#555}.b-WARNING{background:#8a6d00}
 .b-INFO{background:#5f6b7a}.rule{font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:600}
 .path{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:var(--mute);word-break:break-all}
 .fix{color:#0b5394}.figs{display:flex;flex-wrap:wrap;gap:10px}.fig{background:#fff;border:1px solid var(--line);
@@ -47,6 +49,7 @@ font-weight:600}.muted{color:var(--mute)}.rules-ok{columns:4 220px;font-size:12p
 nav a{margin-right:14px}footer{color:var(--mute);font-size:12px;margin-top:30px}
 """
 GROUPS = (("INVALID", ("INVALID", "ERROR"), "Break a rule: the result cannot be published in any division."),
+          ("UNCHECKED", ("UNCHECKED",), "Not checked: the verifier has no rules for it; review it by hand."),
           ("OPEN", ("OPEN",), "Valid only in the OPEN division."),
           ("WARNING", ("WARNING",), "Worth a reviewer's look; the verdict does not change."),
           ("INFO", ("INFO",), "Figures and notes recorded for the record."))
@@ -108,10 +111,11 @@ def _findings(document: dict) -> str:
         items = [f for f in findings if f["outcome"] in outcomes]
         if not items:
             continue
-        body = "".join(_finding_row(f) for f in items)
+        # identical findings (rule, outcome, message shape) are one row with a count and the first paths
+        body = "".join(_group_row(g) for g in group_findings(items))
         table = (f'<table><tr><th>rule</th><th>what</th><th>expected</th><th>actual</th><th>what to do</th></tr>'
                  f"{body}</table>")
-        opened = " open" if name in ("INVALID", "OPEN") or len(items) <= 12 else ""
+        opened = " open" if name in ("INVALID", "UNCHECKED", "OPEN") or len(items) <= 12 else ""
         out.append(f'<details class="card"{opened}><summary><span class="badge b-{name}">{name}</span> '
                    f'{len(items)} finding(s): {meaning}</summary>{table}</details>')
     met = sorted(rule for rule, stats in document["rules"].items() if stats["evaluated"] and not stats["findings"])
@@ -121,14 +125,15 @@ def _findings(document: dict) -> str:
     return "".join(out) + "</section>"
 
 
-def _finding_row(item: dict) -> str:
-    where = item.get("evidence") or item.get("workload") or ""
-    host = f' <span class="muted">host {_e(item["host"])}</span>' if item.get("host") else ""
-    return (f'<tr><td><span class="badge b-{_e(item["outcome"])}">{_e(item["outcome"])}</span><br>'
-            f'<span class="rule">{_e(item["rule"])}</span><br><span class="muted">{_e(item.get("section"))}</span></td>'
-            f'<td>{_e(item["message"])}{host}<div class="path">{_e(where)}</div></td>'
-            f'<td>{_e(item.get("expected"))}</td><td>{_e(item.get("actual"))}</td>'
-            f'<td class="fix">{_e(item.get("fix"))}</td></tr>')
+def _group_row(group: dict) -> str:
+    count = f' <span class="muted">&times;{group["count"]}</span>' if group["count"] > 1 else ""
+    more = " ..." if group["count"] > len(group["paths"]) else ""
+    paths = "".join(f'<div class="path">{_e(p)}</div>' for p in group["paths"])
+    return (f'<tr><td><span class="badge b-{_e(group["outcome"])}">{_e(group["outcome"])}</span><br>'
+            f'<span class="rule">{_e(group["rule"])}</span><br><span class="muted">{_e(group.get("section"))}</span>'
+            f'</td><td>{_e(group["message"])}{count}{paths}{_e(more)}</td>'
+            f'<td>{_e(group.get("expected"))}</td><td>{_e(group.get("actual"))}</td>'
+            f'<td class="fix">{_e(group.get("fix"))}</td></tr>')
 
 
 def _headline(summary: dict) -> str:

@@ -229,6 +229,7 @@ class Tree:
     workloads: list = field(default_factory=list)
     junk: list = field(default_factory=list)          # relative paths of ignored junk files
     skipped: list = field(default_factory=list)       # relative paths of skipped code trees / symlinks
+    skipped_leaves: list = field(default_factory=list)  # leaf-like folders inside skipped trees (not judged)
     problems: list = field(default_factory=list)      # Problems not tied to one leaf
     layout: str = "unknown"                           # v1 | v3 | mixed | unknown
 

@@ -34,10 +34,18 @@ BENCHMARKS = ("training", "checkpointing", "kv_cache", "vector_database")
 COMMANDS = ("run", "datagen", "datasize", "configview")
 CONFIG_DIRS = ("dlio_config", "configs", ".hydra")
 CONFIG_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
-SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv", "venv", "site-packages",
-                       "dlio_benchmark", "code", "code-images", ".pytest_cache", ".idea", ".vscode",
-                       "test", "tests", "test_data"})
+# Folders that are code or tool state whatever they hold (published trees carry code trees inside results).
+SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv", "site-packages",
+                       "dlio_benchmark", "code-images", ".pytest_cache", ".idea", ".vscode"})
+# Names a code tree often has but a system or run folder may have too (a system called `test`): skipped
+# only when the folder holds code (a marker, source files, a venv), never for the name alone.
+CODE_LIKE_NAMES = frozenset({"code", "venv", "test", "tests", "test_data"})
 CODE_MARKERS = frozenset({".code-hash.json", "setup.py", "pyproject.toml", ".git", ".mlps-image-pool"})
+CODE_FILES = frozenset({"pyvenv.cfg", "requirements.txt", "setup.cfg", "Makefile", "__init__.py", "conftest.py"})
+CODE_SUFFIXES = (".py", ".pyc", ".sh", ".c", ".cc", ".cpp", ".h", ".go", ".java", ".ipynb")
+# v1.0 datagen logs beside results/ (generation_logs/<system>/<workload>/<host>/): evidence, not workloads.
+DATAGEN_LOG_DIRS = frozenset({"generation_logs"})
+SCAN_LIMIT = 20_000                      # folders looked at inside one skipped tree when counting leaves
 NOT_HOST_DIRS = frozenset({"vectordb", "collector-staging"})
 
 SUMMARY_RE = re.compile(r"^(?:.*_)?summary(?:_.*)?\.json$")
@@ -136,8 +144,11 @@ class _Walker:
         problems: list = []
         files, dirs = self._list(path, rel, problems)
         name = path.name
-        if rel and (name in SKIP_DIRS or CODE_IMAGE_RE.match(name) or CODE_MARKERS & (files.keys() | dirs.keys())):
-            self.tree.skipped.append(f"{rel} (code tree)")
+        if rel and _is_code_tree(name, files, dirs):
+            self._skip(path, rel, "code tree")
+            return []
+        if rel and name in DATAGEN_LOG_DIRS:
+            self._skip(path, rel, "v1.0 datagen logs, not a workload")
             return []
         if "mlperf_storage_report.json" in files:
             self.reports.append((rel, path / "mlperf_storage_report.json"))
@@ -154,6 +165,20 @@ class _Walker:
             return []
         self.tree.problems.extend(problems)
         return sorted(dirs)
+
+    def _skip(self, path: Path, rel: str, why: str) -> None:
+        """Skip a folder that is not results, and remember every leaf-like folder inside it, so the
+        verdict says how many were not judged instead of hiding them."""
+        self.tree.skipped.append(f"{rel} ({why})")
+        for seen, (folder, subdirs, names) in enumerate(os.walk(path, onerror=lambda _err: None)):
+            if seen >= SCAN_LIMIT:
+                break
+            subdirs.sort()
+            here = Path(folder)
+            if (parse_dir_timestamp(here.name) or any(d in CONFIG_DIRS for d in subdirs)
+                    or any(SUMMARY_RE.match(n) or PER_EPOCH_RE.match(n) for n in names if not is_junk(n))):
+                self.tree.skipped_leaves.append(f"{rel}/{here.relative_to(path).as_posix()}".removesuffix("/."))
+                subdirs[:] = [d for d in subdirs if d not in CONFIG_DIRS]
 
     def _host_parts(self, path: Path, rel: str, dirs: dict) -> dict:
         """Child folders of a run that hold a host's DLIO files (v1.0 per-host subfolders)."""
@@ -325,6 +350,11 @@ class _Walker:
             _identity(workload)
             self._results_json(workload)
         self._attach_reports(by_path)
+        for rel, workload in list(by_path.items()):
+            if _datagen_logs_only(workload):
+                # v1.0 datagen logs kept in a folder of their own (`<workload>-gen/`): evidence, not a workload
+                del by_path[rel]
+                self.tree.skipped.append(f"{rel} (v1.0 datagen logs, not a workload)")
         self.tree.workloads = sorted(by_path.values(), key=lambda w: w.rel)
 
     def _inherit_cluster_info(self) -> None:
@@ -388,6 +418,15 @@ class _Walker:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+def _is_code_tree(name: str, files: dict, dirs: dict) -> bool:
+    if name in SKIP_DIRS or CODE_IMAGE_RE.match(name) or CODE_MARKERS & (files.keys() | dirs.keys()):
+        return True
+    if name not in CODE_LIKE_NAMES or _has_markers(files, dirs):
+        return False                   # a leaf that keeps its launch script beside DLIO's files is a leaf
+    return (bool(CODE_FILES & files.keys()) or bool(SKIP_DIRS & dirs.keys())
+            or any(f.endswith(CODE_SUFFIXES) for f in files))
+
+
 def _has_markers(files: dict, dirs: dict) -> bool:
     if any(d in dirs for d in CONFIG_DIRS):
         return True
@@ -576,6 +615,13 @@ def _locate(parts: tuple, leaf: Leaf):
     metric = leaf.metric
     benchmark = "checkpointing" if any(k.startswith(("save_", "load_")) for k in metric) else "training"
     return parent, benchmark, None, command
+
+
+def _datagen_logs_only(workload: Workload) -> bool:
+    """Untimestamped (v1.0-style) leaves that all only generated data and hold no DLIO summary."""
+    leaves = workload.leaves
+    return bool(leaves) and all(leaf.command == "datagen" and leaf.timestamp is None and leaf.summary is None
+                                for leaf in leaves)
 
 
 def _generates_only(leaf: Leaf) -> bool:

@@ -45,6 +45,11 @@ class Edition:
     unet3d_checkpoint_required: bool = False  # TRAIN-UNET-CKPT
     dlio_log_required: bool = True
     stdout_logs_required: bool = True
+    # 2.1.18: only edition 3.0 gives "consecutive" a measurable criterion (gap < 2 x shortest run);
+    # v1.0 review published series with gaps of hours, so before 3.0 a gap is a warning at most.
+    runs_gap_invalid: bool = False
+    # v1.0's CLOSED launcher (benchmark.sh) refused reader.prefetch_size above this; None: no cap.
+    closed_prefetch_max: int | None = None
 
 
 EDITIONS = {
@@ -53,7 +58,7 @@ EDITIONS = {
         # v1.0's launcher script always appended ++workload.profiling.profiler=none.
         tool_injected_extra=frozenset({"profiling.profiler"}),
         workload_report="mlperf_storage_report.json", unet3d_checkpoint_required=True,
-        dlio_log_required=False, stdout_logs_required=False,
+        dlio_log_required=False, stdout_logs_required=False, closed_prefetch_max=2,
     ),
     # Choice: v2.0 is verified like v3.0 for run counts (warm-up + 5); it required no per-workload
     # figures file, and its subset checkpointing was still allowed for every model.
@@ -66,6 +71,7 @@ EDITIONS = {
         name="3.0", warmup=True, measured_runs=5,
         closed_extra_params=frozenset({"storage.storage_options.prefetch_window"}),
         checkpointing=True, ckpt_subset_large_models=False, workload_report="run/results.json",
+        runs_gap_invalid=True,
     ),
 }
 EDITION_NAMES = tuple(EDITIONS)

@@ -10,8 +10,11 @@ Outcomes (the `outcome` of a finding):
   WARNING  something a reviewer should look at; does not change the verdict.
   INFO     a figure or note worth recording (e.g. the run-to-run coefficient of variation).
   ERROR    the rule itself failed (raised); counted like INVALID, never a silent pass.
+  UNCHECKED  the verifier has no rules for what it found (a benchmark or edition it does not check):
+           never reported as CLOSED.
 
-Verdict of a set of findings: INVALID if any INVALID or ERROR, else OPEN if any OPEN, else CLOSED.
+Verdict of a set of findings: INVALID if any INVALID or ERROR, else UNCHECKED if any UNCHECKED,
+else OPEN if any OPEN, else CLOSED.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ class Outcome(StrEnum):
     WARNING = "WARNING"
     INFO = "INFO"
     ERROR = "ERROR"
+    UNCHECKED = "UNCHECKED"
 
 
 class Verdict(StrEnum):
     CLOSED = "CLOSED"
     OPEN = "OPEN"
     INVALID = "INVALID"
+    UNCHECKED = "UNCHECKED"
 
 
 @dataclass(slots=True)
@@ -82,10 +87,13 @@ class Finding:
 
 
 def verdict_of(findings) -> Verdict:
-    """INVALID if any INVALID or ERROR finding, else OPEN if any OPEN, else CLOSED."""
+    """INVALID if any INVALID or ERROR finding, else UNCHECKED if any UNCHECKED, else OPEN if any
+    OPEN, else CLOSED. UNCHECKED outranks OPEN: what was not checked cannot be vouched for at all."""
     outcomes = {f.outcome for f in findings}
     if Outcome.INVALID in outcomes or Outcome.ERROR in outcomes:
         return Verdict.INVALID
+    if Outcome.UNCHECKED in outcomes:
+        return Verdict.UNCHECKED
     if Outcome.OPEN in outcomes:
         return Verdict.OPEN
     return Verdict.CLOSED

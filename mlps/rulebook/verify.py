@@ -10,6 +10,7 @@ from mlps import __version__
 from mlps.results import figures as report_math
 from mlps.results.reader import SIZE_LIMIT, read_tree
 from mlps.rulebook import editions
+from mlps.rulebook.finding_groups import group_findings
 from mlps.rulebook.findings import Finding, Outcome, Verdict, verdict_of
 from mlps.rulebook.registry import Context, all_rules
 
@@ -41,6 +42,8 @@ class Result:
             "counts": counts,
             "workloads": self.workloads,
             "findings": [item.as_dict() for item in self.findings],
+            # identical findings (rule, outcome, message shape) as one counted line each
+            "grouped": group_findings(self.findings),
             "rules": self.rules,
             "reader": self.reader,
         }
@@ -81,6 +84,7 @@ def verify(root, *, edition: str | None = None, profile: str | None = None,
 
     reader = {"layout": tree.layout, "leaves": sum(len(w.leaves) for w in tree.workloads),
               "workloads": len(tree.workloads), "junk_ignored": tree.junk, "skipped": tree.skipped,
+              "skipped_leaf_like": len(tree.skipped_leaves), "skipped_leaf_like_paths": tree.skipped_leaves[:20],
               "size_limit_bytes": size_limit}
     return Result(root=str(tree.root), profile=profile, verdict=verdict_of(findings), findings=findings,
                   workloads=workloads, rules=stats, reader=reader, editions=sorted(used_editions))

@@ -38,6 +38,7 @@ CASES = [
     ("s390x-z13-per-cpu", "IBM/S390 2964", "s390x", 1, 4, 4, "cpuinfo"),
     ("s390x-z13-header-only", "IBM/S390 2964", "s390x", 1, 4, 4, "assumed"),
     ("riscv64-u74", "sifive,u74-mc", "riscv64", 1, 4, 4, "assumed"),
+    ("armv6-legacy-single", "ARM ARM1176", "armv7l", 1, 1, 1, "assumed"),
     ("riscv64-qemu-isa-only", "rv64imafdch_zicbom_zicboz_zicntr_zicsr_zifencei_zihintntl_zihintpause_zihpm"
      "_zawrs_zfa_zca_zcd_zba_zbb_zbc_zbs_sstc_svadu", "riscv64", 1, 2, 2, "assumed"),
 ]
@@ -107,3 +108,11 @@ def test_empty_and_junk_cpuinfo():
     data, skipped = procfs.parse_cpuinfo("no colon here\nprocessor : x\n: value without key\n")
     assert data["cpus"] == []
     assert skipped == 3
+
+
+def test_legacy_single_core_arm_without_numbered_processor_is_one_cpu():
+    # `Processor : ARMv6-compatible ...` and no `processor : N` line: one CPU, never zero
+    data = parse(SAMPLES / "armv6-legacy-single")
+    assert data["cpus"] == [{"processor": 0}]
+    assert data["summary"]["logical_cpus"] == 1 and data["summary"]["sockets"] == 1
+    assert data["machine"]["Processor"] == "ARMv6-compatible processor rev 7 (v6l)"

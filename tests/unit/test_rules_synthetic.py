@@ -143,6 +143,29 @@ def write_training_leaf(leaf: Path, *, command="run", start=START, accels=8, hos
     return summary
 
 
+SYSTEM_YAML = """schema: mlps-system-description/1
+system_name: sys1
+solution:
+  name: Example storage
+  availability: available
+  usable_capacity_tib: 100
+  int_client_store_tib: 0
+capabilities:
+  multi_host: true
+  simultaneous_write: true
+  simultaneous_read: true
+"""
+
+
+def write_system_description(tmp: Path, division="closed", text=SYSTEM_YAML) -> Path:
+    """Org/systems/sys1.yaml and .pdf (2.1.7), as a submission carries them."""
+    systems = tmp / division / "Org" / "systems"
+    systems.mkdir(parents=True, exist_ok=True)
+    (systems / "sys1.yaml").write_text(text)
+    (systems / "sys1.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    return systems
+
+
 def results_root(tmp: Path, division="closed") -> Path:
     return tmp / division / "Org" / "results" / "sys1"
 
@@ -290,6 +313,7 @@ def not_info(result):
 # --- the valid trees pass every rule --------------------------------------------------------------
 def test_valid_training_tree_is_closed(tmp_path):
     build_training_workload(tmp_path)
+    write_system_description(tmp_path)
     result = verify(tmp_path)
     assert not_info(result) == [], [f.line() for f in not_info(result)]
     assert result.verdict == Verdict.CLOSED
@@ -299,6 +323,7 @@ def test_valid_training_tree_is_closed(tmp_path):
 
 def test_valid_multi_host_training_tree_is_closed(tmp_path):
     build_training_workload(tmp_path, accels=16, hosts=2, files=56_000)
+    write_system_description(tmp_path)
     result = verify(tmp_path)
     assert not_info(result) == [], [f.line() for f in not_info(result)]
 
@@ -306,6 +331,8 @@ def test_valid_multi_host_training_tree_is_closed(tmp_path):
 def test_valid_checkpoint_trees_are_closed(tmp_path):
     build_checkpoint_workload(tmp_path / "split")
     build_checkpoint_workload(tmp_path / "single", split=False)
+    write_system_description(tmp_path / "split")
+    write_system_description(tmp_path / "single")
     result = verify(tmp_path)
     assert not_info(result) == [], [f.line() for f in not_info(result)]
     assert result.verdict == Verdict.CLOSED
@@ -323,6 +350,8 @@ def test_every_rule_is_evaluated_on_the_valid_trees(tmp_path):
     build_training_workload(tmp_path / "a", accels=16, hosts=2, files=56_000)
     build_checkpoint_workload(tmp_path / "b")
     build_v1_workload(tmp_path / "c")
+    write_system_description(tmp_path / "a")
+    write_system_description(tmp_path / "b")
     result = verify(tmp_path)
     never = [rule_id for rule_id, stats in result.rules.items() if stats["evaluated"] == 0]
     assert never == []

@@ -49,6 +49,8 @@ def test_module_fails_on_the_listed_verdicts(tmp_path):
     assert status == "FAILED!"
     assert result["verdict"] == "INVALID" and "verdict INVALID" in result["msg"]
     assert any(f["rule"] == "TRAIN-RUNS-COUNT" for f in result["findings"])
+    # grouped, readable lines for the campaigns' verdict print
+    assert any(line.startswith("INVALID TRAIN-RUNS-COUNT:") for line in result["lines"])
     status, result = ansible({"path": str(tmp_path)})
     assert status == "SUCCESS" and result["verdict"] == "INVALID"
     assert (result["rc"], result["exit_code"]) == (0, 3)

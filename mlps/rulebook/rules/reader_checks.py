@@ -39,7 +39,8 @@ class ReadableFiles(Rule):
 class TreeNotes(Rule):
     id = "READ-TREE"
     section = "2.1"
-    description = "junk files (._*, .DS_Store, lock files, crash logs) and code trees are ignored and listed"
+    description = ("junk files (._*, .DS_Store, lock files, crash logs) and code trees are ignored and listed; "
+                   "leaf-like folders inside skipped trees are counted (WARNING)")
     severity = Outcome.INFO
     profiles = PROFILES
     scope = "tree"
@@ -55,6 +56,14 @@ class TreeNotes(Rule):
             shown = ", ".join(tree.skipped[:5]) + (" ..." if len(tree.skipped) > 5 else "")
             out.append(self.finding(f"skipped {len(tree.skipped)} folder(s) that are not results: {shown}",
                                     actual=len(tree.skipped)))
+        if tree.skipped_leaves:
+            # a leaf-like folder in a skipped tree is never judged: say so where a reviewer looks
+            shown = ", ".join(tree.skipped_leaves[:3]) + (" ..." if len(tree.skipped_leaves) > 3 else "")
+            out.append(self.finding(
+                f"{len(tree.skipped_leaves)} folder(s) that look like result leaves were not judged: they lie in "
+                f"code trees or datagen logs: {shown}", outcome=Outcome.WARNING, actual=len(tree.skipped_leaves),
+                evidence=tree.skipped_leaves[0],
+                fix="move results out of code trees; a code tree is a folder holding source files or a code marker"))
         for problem in tree.problems:
             # a folder that cannot be listed may hide leaves; a link out of the tree is only skipped
             outcome = Outcome.INVALID if problem.kind in ("unreadable", "limit") else Outcome.WARNING

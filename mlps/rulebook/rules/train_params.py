@@ -8,8 +8,6 @@ from mlps.rulebook.findings import Outcome
 from mlps.rulebook.registry import Rule
 from mlps.rulebook.rules._evidence import config_ref, number, truthy
 
-MAX_READ_THREADS_V1 = 32   # the pre-2.0 checker's cap: 0 < read_threads < 32
-
 
 class TrainParams(Rule):
     id = "TRAIN-PARAMS"
@@ -17,7 +15,8 @@ class TrainParams(Rule):
     description = ("overrides only of CLOSED tunables (OPEN tunables make the run OPEN; anything else INVALID); "
                    "tool-injected keys and workflow.* do not count")
     choice = ("output.folder/output.log_file (where results go) count as tool-injected; v1.0/v2.0 launchers "
-              "injected profiling.profiler; read_threads is capped (0 < n < 32) only for edition 1.0")
+              "injected profiling.profiler; reader.read_threads has no cap in any edition (v1.0 review accepted 48-96; "
+              "a < 32 check lived only in v2.0 development code)")
 
     def check(self, ctx):
         allowed_closed = closed_params(ctx.edition)
@@ -34,8 +33,6 @@ class TrainParams(Rule):
             evidence = config_ref(leaf, "overrides.yaml") if leaf.overrides is not None else leaf.rel
             for key, value in sorted(params.items()):
                 if key.startswith("workflow") or key in injected or key in allowed_closed:
-                    if key == "reader.read_threads" and ctx.edition.name == "1.0":
-                        out.extend(self._threads_v1(value, evidence))
                     continue
                 if key in OPEN_PARAMS:
                     out.append(self.finding(f"{key}={value} is an OPEN-only tunable", outcome=Outcome.OPEN,
@@ -52,12 +49,28 @@ class TrainParams(Rule):
                                         evidence=evidence))
         return out
 
-    def _threads_v1(self, value, evidence):
-        threads = number(value)
-        if threads is not None and 0 < threads < MAX_READ_THREADS_V1:
-            return []
-        return [self.finding(f"reader.read_threads={value} is outside the v1.0 range", expected="0 < n < 32",
-                             actual=value, evidence=evidence)]
+
+
+class TrainPrefetch(Rule):
+    id = "TRAIN-PREFETCH"
+    section = "3.6.2"
+    description = "v1.0 CLOSED runs keep reader.prefetch_size <= 2 (the v1.0 launcher refused more)"
+    editions = ("1.0",)
+    profiles = ("closed",)
+
+    def check(self, ctx):
+        limit = ctx.edition.closed_prefetch_max
+        out = []
+        for leaf in ctx.runs:
+            value = (leaf.override_params() or {}).get("reader.prefetch_size")
+            size = number(value)
+            if value is None or limit is None or (size is not None and size <= limit):
+                continue
+            evidence = config_ref(leaf, "overrides.yaml") if leaf.overrides is not None else leaf.rel
+            out.append(self.finding(f"reader.prefetch_size={value} is above edition {ctx.edition.name}'s CLOSED limit",
+                                    expected=f"<= {limit}", actual=value, evidence=evidence,
+                                    fix=f"rerun with reader.prefetch_size <= {limit}, or submit as OPEN"))
+        return out
 
 
 class TrainOdirect(Rule):

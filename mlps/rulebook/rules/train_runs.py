@@ -32,7 +32,8 @@ class TrainRunsGap(Rule):
     id = "TRAIN-RUNS-GAP"
     section = "2.1.18"
     description = "consecutive runs start less than 2 x the shortest run duration apart (no cherry-picking)"
-    choice = "gaps between leaf-name timestamps (v3.0 validator); trees without timestamped leaves use DLIO's start"
+    choice = ("gaps between leaf-name timestamps (v3.0 validator); trees without timestamped leaves use DLIO's start; "
+              "INVALID only in edition 3.0, a WARNING before (1.0 said 'consecutively' with no criterion)")
 
     def check(self, ctx):
         runs = ctx.runs
@@ -46,12 +47,14 @@ class TrainRunsGap(Rule):
             return [self.finding("cannot check the gaps between runs: start/end times are missing",
                                  outcome=Outcome.WARNING, evidence=ctx.workload.rel)]
         limit = 2 * min(durations)
+        outcome = Outcome.INVALID if ctx.edition.runs_gap_invalid else Outcome.WARNING
         out = []
         for before, after, t0, t1 in zip(runs, runs[1:], starts, starts[1:], strict=False):
             gap = (t1 - t0).total_seconds()
             if gap >= limit:
                 out.append(self.finding(
                     f"{after.name} started {gap:.0f} s after {before.name}; runs must be back to back",
-                    expected=f"< {limit:.0f} s (2 x shortest run)", actual=round(gap, 3), evidence=after.rel,
+                    outcome=outcome, expected=f"< {limit:.0f} s (2 x shortest run)", actual=round(gap, 3),
+                    evidence=after.rel,
                     fix="rerun the series without pauses between runs"))
         return out
