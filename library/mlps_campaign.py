@@ -91,6 +91,13 @@ options:
     description: Verify the workload after recording and print the verdict (phase_end).
     type: bool
     default: false
+  previous_findings:
+    description: >-
+      Group keys of the previous phase's verdict (its RV(finding_keys)); only problems new since then are
+      printed, with a count of those unchanged or gone (phase_end).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -118,6 +125,11 @@ status:
   type: str
   returned: phase_end
 verdict: {description: Verdict lines printed (phase_end with verify)., type: list, elements: str, returned: phase_end}
+finding_keys:
+  description: Group keys of the verdict's problems, for the next phase's O(previous_findings) (phase_end with verify).
+  type: list
+  elements: str
+  returned: phase_end
 first_index: {description: The run this campaign starts with (op resume)., type: int, returned: op resume}
 results: {description: The run/results.json document (op results)., type: dict, returned: op results}
 """

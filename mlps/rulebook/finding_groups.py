@@ -66,3 +66,17 @@ def group_line(group: dict, relative_to: str | None = None) -> str:
     if group.get("fix"):
         parts.append(f"-> {group['fix']}")
     return " ".join(parts)
+
+
+def group_key(group: dict) -> str:
+    """What identifies a group from one verdict to the next: rule, outcome and message shape."""
+    return f"{group['rule']}|{group['outcome']}|{shape(group['message'])}"
+
+
+def changes(groups: list[dict], previous_keys) -> tuple[list[dict], int, int]:
+    """(groups that are new since a verdict whose group keys were `previous_keys`, how many are
+    unchanged, how many of the earlier ones are gone) - what a campaign prints after each run."""
+    before = set(previous_keys or [])
+    now = {group_key(g) for g in groups}
+    new = [g for g in groups if group_key(g) not in before]
+    return new, len(now & before), len(before - now)

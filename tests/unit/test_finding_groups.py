@@ -83,3 +83,21 @@ def test_verdict_document_and_html_report_group_too(tmp_path):
     html = (out / "report.html").read_text()
     assert html.count("train.epochs=2 may not be overridden") == 1 and "&times;6" in html
     assert json.loads((out / "verdict.json").read_text())["grouped"][0]["count"] >= 1
+
+
+def test_changes_lists_only_what_is_new_since_the_previous_verdict():
+    from mlps.rulebook.finding_groups import changes, group_findings, group_key
+
+    def finding(rule, message):
+        return {"rule": rule, "outcome": "INVALID", "message": message, "evidence": None}
+
+    first = group_findings([finding("TRAIN-PARAMS", "train.epochs=2 is not allowed in run 20260101_000001")])
+    new, unchanged, gone = changes(first, [])
+    assert [g["rule"] for g in new] == ["TRAIN-PARAMS"] and (unchanged, gone) == (0, 0)
+    # the next run repeats the same problem in another leaf and adds one
+    second = group_findings([finding("TRAIN-PARAMS", "train.epochs=2 is not allowed in run 20260101_000002"),
+                             finding("TRAIN-AU", "AU 12.5% below 90%")])
+    new, unchanged, gone = changes(second, [group_key(g) for g in first])
+    assert [g["rule"] for g in new] == ["TRAIN-AU"] and (unchanged, gone) == (1, 0)
+    new, unchanged, gone = changes([], [group_key(g) for g in second])
+    assert new == [] and (unchanged, gone) == (0, 2)
