@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Native checkpoint engine: an mpi4py program that writes and reads llama3 checkpoint shards.
 
+One file on purpose: it is copied to every client and run by each rank as it is (no package, no
+Ansible), so everything a rank needs lives here.
+
 Used where the installed DLIO lacks the checkpoint-only workload (DLIO 2.0.0 from PyPI). Each rank
 writes the files the plan gives it (`mlps ckpt-plan --json`, DLIO's shard sizes) into
 `<folder>/global_epoch1_step<j>/` for j = 1..writes, then reads checkpoints 1..reads back. Per

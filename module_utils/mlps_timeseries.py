@@ -1,5 +1,8 @@
 """Time series of host counters (`mlps-timeseries/1`): the sampling loop, rates, and a JSONL reader.
 
+One file on purpose: the sampler module ships it to each client as its only helper, and the writer
+and the reader of the format stay side by side.
+
 One JSON line per sample:
   {"schema": "mlps-timeseries/1", "host": "h1", "wall": 1767225600.12, "mono": 5123.4, "seq": 0,
    "counters": {"diskstats": {...}, "net_dev": {...}, "vmstat": {...}, "stat_cpu": {...},

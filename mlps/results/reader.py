@@ -15,6 +15,11 @@ the listing is caught too. A link (to a file or a folder) that leaves the tree i
 Problem (a WARNING finding), never read. JSON and YAML go through mlps.jsonio: above the
 size limit (YAML: 1 MiB) or nested deeper than MAX_DEPTH it is a Problem too, not a crash. The
 folders are walked by mlps.tree_walk (iterative, depth and size capped: a `limit` Problem).
+DLIO's config files are parsed by mlps.results.dlio_config.
+
+Longer than most files on purpose: the walk, reading one leaf and grouping leaves into workloads
+share one walker's state (the tree, its problems, what was skipped), and splitting them would
+hand that state around.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import re
 from pathlib import Path
 
 from mlps import tree_walk
-from mlps.jsonio import MAX_BYTES, YAML_MAX_BYTES, ReadError, parse_json, parse_yaml, read_bytes, shape_problem
+from mlps.jsonio import MAX_BYTES, YAML_MAX_BYTES, ReadError, parse_json, read_bytes
+from mlps.results.dlio_config import parse_config, parse_overrides
 from mlps.results.models import Leaf, Problem, Tree, Workload, parse_dir_timestamp
 
 SIZE_LIMIT = MAX_BYTES
@@ -277,11 +283,11 @@ class _Walker:
         if "overrides.yaml" in cfg_files:
             text = self._text(base / "overrides.yaml", f"{rel}/{cfg_rel}/overrides.yaml", leaf.problems)
             if text is not None:
-                leaf.overrides = _parse_overrides(text, f"{rel}/{cfg_rel}/overrides.yaml", leaf.problems)
+                leaf.overrides = parse_overrides(text, f"{rel}/{cfg_rel}/overrides.yaml", leaf.problems)
         if "config.yaml" in cfg_files:
             text = self._text(base / "config.yaml", f"{rel}/{cfg_rel}/config.yaml", leaf.problems)
             if text is not None:
-                leaf.config = _parse_config(text, f"{rel}/{cfg_rel}/config.yaml", leaf.problems)
+                leaf.config = parse_config(text, f"{rel}/{cfg_rel}/config.yaml", leaf.problems)
         if "hydra.yaml" in cfg_files:
             # Not parsed (no rule reads it); only checked to be a readable, non-empty file.
             try:
@@ -445,145 +451,6 @@ def _summary_rank(name: str):
 def _rank_of(name: str):
     match = PER_EPOCH_RE.match(name)
     return int(match.group(1)) if match and match.group(1) else -1
-
-
-def _parse_overrides(text: str, rel: str, problems: list):
-    """overrides.yaml is a plain list of strings; read it by hand, fall back to YAML if it is not."""
-    items = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if not line.startswith("- "):
-            return _yaml_list(text, rel, problems)
-        item = line[2:].strip()
-        if len(item) >= 2 and item[0] in "'\"" and item[-1] == item[0]:
-            item = item[1:-1]
-        items.append(item)
-    return items
-
-
-def _load_yaml(text: str, rel: str, problems: list):
-    """(ok, data): YAML through the safe loader, refused when nested too deeply or built with aliases."""
-    try:
-        return True, parse_yaml(text, rel)
-    except ReadError as exc:
-        problems.append(Problem(exc.kind, rel, exc.detail))
-        return False, None
-
-
-def _shape_ok(data, rel: str, problems: list) -> bool:
-    problem = shape_problem(data)
-    if problem:
-        problems.append(Problem("unparsable", rel, f"YAML {problem}"))
-    return problem is None
-
-
-def _yaml_list(text: str, rel: str, problems: list):
-    ok, data = _load_yaml(text, rel, problems)
-    if not ok:
-        return None
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        problems.append(Problem("unparsable", rel, "expected a YAML list of override strings"))
-        return None
-    return [str(item) for item in data]
-
-
-_KEY_RE = re.compile(r"^([A-Za-z0-9_.\-/]+):(?: +(.*))?$")
-_INT_RE = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
-_FLOAT_RE = re.compile(r"^[-+]?[0-9]+\.[0-9]*$")
-_PLAIN_RE = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./\-]*$")
-_YAML11_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
-_CONSTANTS = {"true": True, "false": False, "null": None, "~": None}
-
-
-class _NotSimple(Exception):
-    """The text uses YAML beyond plain block mappings of simple scalars; let PyYAML read it."""
-
-
-def _scalar(text: str):
-    if text in ("", "~") or text.lower() in _CONSTANTS:
-        if text not in ("", "~", "true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"):
-            raise _NotSimple
-        return _CONSTANTS.get(text.lower())
-    if _INT_RE.match(text):
-        return int(text)
-    if _FLOAT_RE.match(text):
-        return float(text)
-    if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1]:
-        return text[1:-1]
-    if len(text) >= 2 and text[0] == text[-1] == '"' and not set('"\\') & set(text[1:-1]):
-        return text[1:-1]
-    if _PLAIN_RE.match(text) and text.lower() not in _YAML11_WORDS:
-        return text
-    raise _NotSimple
-
-
-def _key_line(raw: str):
-    """(indent, key, value text or None) of one `key: value` line; _NotSimple for anything else."""
-    stripped = raw.strip()
-    if "\t" in raw[: len(raw) - len(raw.lstrip())]:
-        raise _NotSimple
-    match = _KEY_RE.match(stripped)
-    if not match:
-        raise _NotSimple
-    key, value = match.group(1), match.group(2)
-    if _INT_RE.match(key) or _FLOAT_RE.match(key) or key.lower() in _CONSTANTS or key.lower() in _YAML11_WORDS:
-        raise _NotSimple                    # YAML would not make this key a string
-    return len(raw) - len(raw.lstrip(" ")), key, (value.strip() or None) if value else None
-
-
-def parse_simple_yaml(text: str) -> dict:
-    """DLIO's config.yaml is a block mapping of plain scalars (Hydra writes it so). Read that subset
-    by hand, about 20x faster than the YAML loader's constructors; anything else (lists, flow
-    style, anchors, multi-line or ambiguous scalars) raises _NotSimple so PyYAML decides."""
-    root: dict = {}
-    stack = [[-1, root, None]]              # [parent key's indent, mapping, its keys' indent]
-    pending = None                          # (indent, mapping, key) of a `key:` awaiting children
-    for raw in text.splitlines():
-        if not raw.strip() or raw.strip().startswith("#"):
-            continue
-        indent, key, value = _key_line(raw)
-        if pending is not None:
-            p_indent, p_map, p_key = pending
-            pending = None
-            p_map[p_key] = {} if indent > p_indent else None
-            if indent > p_indent:
-                stack.append([p_indent, p_map[p_key], None])
-        while indent <= stack[-1][0]:
-            stack.pop()
-        level = stack[-1]
-        if level[2] is None:
-            level[2] = indent
-        elif level[2] != indent:
-            raise _NotSimple                # keys of one mapping must line up
-        if value is None:
-            pending = (indent, level[1], key)
-        else:
-            level[1][key] = _scalar(value)
-    if pending is not None:
-        pending[1][pending[2]] = None
-    return root
-
-
-def _parse_config(text: str, rel: str, problems: list):
-    try:
-        data = parse_simple_yaml(text)
-    except _NotSimple:
-        data = None
-    if data is None:
-        ok, data = _load_yaml(text, rel, problems)
-        if not ok:
-            return None
-    elif not _shape_ok(data, rel, problems):         # hand-parsed: only the depth can be wrong
-        return None
-    if not isinstance(data, dict):
-        problems.append(Problem("unparsable", rel, "expected a YAML mapping"))
-        return None
-    inner = data.get("workload")
-    return inner if isinstance(inner, dict) else data
 
 
 def _locate(parts: tuple, leaf: Leaf):

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlps.results.reader import TreeError, _NotSimple, parse_simple_yaml, read_tree
+from mlps.results.dlio_config import _NotSimple, parse_simple_yaml
+from mlps.results.reader import TreeError, read_tree
 from tests.unit.test_rules_synthetic import START, training_summary
 
 V1 = Path(__file__).resolve().parent.parent / "fixtures" / "mlperf_results" / "storage_results_v1.0"
