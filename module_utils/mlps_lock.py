@@ -11,6 +11,15 @@ import hashlib
 import re
 
 LOCK_SCHEMA = "mlps-lock/1"
+# The options of every module that installs from locks (mlps_venv, mlps_wheelhouse): one home, so
+# they stay the same in both.
+INSTALL_OPTIONS = {
+    "python": {"type": "str", "default": "python3"},
+    "lock_names": {"type": "list", "elements": "str", "required": True},
+    "lock_contents": {"type": "list", "elements": "str", "required": True},
+    "pip_args": {"type": "list", "elements": "str", "default": []},
+    "timeout": {"type": "int", "default": 1800},
+}
 _HEADER = re.compile(r"^#\s*([a-z][a-z0-9_-]*):\s*(.*)$")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
 _DIRECT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*@\s*(\S+)")
