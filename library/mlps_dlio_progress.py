@@ -137,6 +137,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_dlio_progress import read_progress, summarize
+from ansible.module_utils.mlps_safepath import touch
 
 ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
@@ -169,8 +170,7 @@ def _problems(p) -> list:
 def _touch(path):
     if path:
         try:
-            with open(path, "a"):
-                os.utime(path)
+            touch(os.path.abspath(path))  # never through a link planted in the staging folder
         except OSError:
             pass  # the launch then stops on its own: the safe side
 
