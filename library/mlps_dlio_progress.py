@@ -132,6 +132,7 @@ job:
 """
 
 import json
+import contextlib
 import os
 import time
 
@@ -169,10 +170,9 @@ def _problems(p) -> list:
 
 def _touch(path):
     if path:
-        try:
-            touch(os.path.abspath(path))  # never through a link planted in the staging folder
-        except OSError:
-            pass  # the launch then stops on its own: the safe side
+        # Never through a link planted in staging; on failure the launch stops on its own (safe side).
+        with contextlib.suppress(OSError):
+            touch(os.path.abspath(path))
 
 
 def _job(async_dir, jid):

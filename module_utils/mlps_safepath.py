@@ -12,6 +12,7 @@ Standard library only, Python 3.8+: it runs on the clients.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -88,10 +89,8 @@ def make_folder(folder: str, mode: int = 0o700) -> str:
     current = check_folder(existing)
     for part in missing:
         current = os.path.join(current, part)
-        try:
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another task: checked below
             os.mkdir(current, mode)
-        except FileExistsError:
-            pass  # another task made it meanwhile: checked below like any existing folder
         _check_dir(current, os.lstat(current))
     return current
 
@@ -131,10 +130,8 @@ def replace_file(path: str, flags: int = os.O_WRONLY, mode: int = 0o644) -> int:
     """
     folder = check_folder(os.path.dirname(os.path.abspath(path)) or "/")
     real = os.path.join(folder, os.path.basename(path))
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(real)
-    except FileNotFoundError:
-        pass
     return open_file(real, flags, mode, new=True)
 
 
