@@ -131,8 +131,8 @@ job:
   type: dict
 """
 
-import json
 import contextlib
+import json
 import os
 import time
 
