@@ -429,11 +429,9 @@ def end_invocation(*, leaf, stamp: str, label: str, hosts: list, launcher: str, 
     """Unpack what the clients sent (the launcher's last, so its summary and log win), decide the status
     (mlps_rules.phase.status_of) and write it; a failure names the host and the invocation."""
     leaf = Path(leaf)
-    order = [h for h in hosts if h != launcher and h in archives] + ([launcher] if launcher in archives else [])
-    files = campaign.extract_outputs([archives[h] for h in order], leaf,
-                                     routes={OUTPUT_PART: ".", SERIES_PART: series_dir(stamp)})
-    for path in archives.values():
-        Path(path).unlink(missing_ok=True)
+    routes = {OUTPUT_PART: ".", SERIES_PART: series_dir(stamp)}
+    files, refused = phase.collect(leaf, hosts, launcher, archives,
+                                   lambda pairs, into: campaign.extract_outputs(pairs, into, routes))
     status = phase.status_of(job)
     rc = None if job.get("rc") is None else int(job["rc"])
     record = {
@@ -448,10 +446,13 @@ def end_invocation(*, leaf, stamp: str, label: str, hosts: list, launcher: str, 
     missing = [h for h in hosts if h not in archives]
     if missing:
         record["missing_hosts"] = missing
+    launched = status
+    status = record["status"] = phase.refusal_failure(status, refused, record)
     if status != "completed":
         lost = list(job.get("lost_hosts") or []) or [h for h in unreachable if h in hosts]
-        culprit = lost or [launcher]
-        reason = job.get("msg") or waited.get("msg") or "no message"
+        culprit = lost or (sorted(refused) if launched == "completed" else [launcher])
+        reason = ("; ".join(refused[h] for h in sorted(refused)) if launched == "completed"
+                  else job.get("msg") or waited.get("msg") or "no message")
         record["failure"] = {"phase": label, "hosts": culprit, "lost_hosts": lost, "reason": reason}
         record["message"] = (f"{label} invocation {status} on {', '.join(culprit)}"
                              f"{' (host lost during the run)' if lost else ''}: {reason}")

@@ -82,10 +82,31 @@ def start(*, workload_dir, command: str, index: int, runs: int, staging_dir: str
     return {**names, "changed": True}
 
 
-def extract(archives: list, leaf, stamp: str) -> list[str]:
-    """Unpack the clients' staging archives into the leaf: `dlio/...` at the leaf's root and
-    `timeseries/<host>.jsonl` in its time-series folder (the launcher's archive given last wins)."""
+def extract(archives: list, leaf, stamp: str) -> tuple[list[str], dict]:
+    """Unpack the clients' staging archives ((host, path) pairs) into the leaf: `dlio/...` at the
+    leaf's root and `timeseries/<host>.jsonl` in its time-series folder (the launcher's archive
+    given last wins). Returns the files written and {host: reason} for archives refused."""
     return campaign.extract_outputs(archives, leaf, routes={DLIO_PART: ".", SERIES_PART: series_dir(stamp)})
+
+
+def collect(leaf: Path, hosts: list, launcher: str, archives: dict, unpack) -> tuple[list[str], dict]:
+    """Unpack every host's archive with `unpack` (launcher last); the fetched archives never stay
+    in the leaf, whatever happens, so a leaf never keeps a client's `.incoming-*` file."""
+    order = [h for h in hosts if h != launcher and h in archives] + ([launcher] if launcher in archives else [])
+    try:
+        return unpack([(h, archives[h]) for h in order], leaf)
+    finally:
+        for path in [*archives.values(), *leaf.glob(".incoming-*")]:
+            Path(path).unlink(missing_ok=True)
+
+
+def refusal_failure(status: str, refused: dict, record: dict) -> str:
+    """Record refused archives; a phase whose outputs were refused cannot count as completed."""
+    if refused:
+        record["refused_archives"] = refused
+        if status == "completed":
+            return "failed"
+    return status
 
 
 def _number(value):
@@ -111,10 +132,7 @@ def end(*, leaf, stamp: str, phase_label: str, hosts: list, launcher: str, archi
         waited: dict, samples: dict, drop_evidence: dict, unreachable: list) -> dict:
     """Collect what the clients sent, decide the status and write it; the failure names host and phase."""
     leaf = Path(leaf)
-    order = [h for h in hosts if h != launcher and h in archives] + ([launcher] if launcher in archives else [])
-    files = extract([archives[h] for h in order], leaf, stamp)
-    for path in archives.values():
-        Path(path).unlink(missing_ok=True)
+    files, refused = collect(leaf, hosts, launcher, archives, lambda pairs, into: extract(pairs, into, stamp))
     status = status_of(job)
     missing = [h for h in hosts if h not in archives]
     record = {
@@ -128,10 +146,13 @@ def end(*, leaf, stamp: str, phase_label: str, hosts: list, launcher: str, archi
     }
     if missing:
         record["missing_hosts"] = missing
+    launched = status
+    status = record["status"] = refusal_failure(status, refused, record)
     if status != "completed":
         lost = list(job.get("lost_hosts") or []) or [h for h in unreachable if h in hosts]
-        culprit = lost or [launcher]
-        reason = job.get("msg") or waited.get("msg") or "no message"
+        culprit = lost or (sorted(refused) if launched == "completed" else [launcher])
+        reason = ("; ".join(refused[h] for h in sorted(refused)) if launched == "completed"
+                  else job.get("msg") or waited.get("msg") or "no message")
         record["failure"] = {"phase": phase_label, "hosts": culprit, "lost_hosts": lost, "reason": reason}
         record["message"] = (f"{phase_label} {status} on {', '.join(culprit)}"
                              f"{' (host lost during the run)' if lost else ''}: {reason}")
