@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 
 MARKER_NAME = ".mlps-env.json"
@@ -95,8 +96,6 @@ def venv_state(path: str, marker_name: str = MARKER_NAME) -> str:
     Only `ours` may ever be replaced or removed: a folder we did not build (a home directory,
     /opt/mlps itself, a colleague's venv) is never touched.
     """
-    import os  # noqa: PLC0415 - the rest of this file is pure
-
     if not os.path.lexists(path):
         return "missing"
     if os.path.islink(path) or not os.path.isdir(path):
@@ -119,8 +118,6 @@ def relocate_scripts(bin_dir: str, built_at: str, final: str) -> list[str]:
     A venv is built beside its final path and renamed into place, and pip writes the absolute
     interpreter path into every script it installs. Returns the names rewritten.
     """
-    import os  # noqa: PLC0415 - the rest of this file is pure
-
     old, new = built_at.rstrip("/").encode(), final.rstrip("/").encode()
     changed = []
     for name in sorted(os.listdir(bin_dir)):

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-SECRET = "root:$6$victim:19000:0:99999:7:::\n"
+VICTIM_TEXT = "root:$6$victim:19000:0:99999:7:::\n"
 RESULT = re.compile(r"^(\S+) \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
 
 
@@ -41,7 +41,7 @@ def on_host(cluster: Cluster, host: str, module: str, args: dict) -> tuple[str, 
 @pytest.fixture
 def attack(cluster3: Cluster, tmp_path):
     victim = tmp_path / "shadow"
-    victim.write_text(SECRET)
+    victim.write_text(VICTIM_TEXT)
     victim.chmod(0o600)
     base = Path("/var/tmp") / f"mlps-hostile-{uuid.uuid4().hex[:8]}"
     stage = base / "training" / "run"
@@ -59,7 +59,7 @@ def refused(attack, status: str, result: dict) -> None:
     assert status == "FAILED!", result
     assert f"{attack['base']} is owned by uid 65534 with mode 0777" in result["msg"]
     assert "\n" not in result["msg"]
-    assert attack["victim"].read_text() == SECRET
+    assert attack["victim"].read_text() == VICTIM_TEXT
 
 
 def test_staging_folder_under_a_hijacked_base_is_refused(attack):
