@@ -34,7 +34,7 @@ def _describe(path: str, st: os.stat_result) -> str:
 
 def _fix(path: str) -> str:
     return (f"remove {path} (or make it owned by root, mode 0700: chown root: {path}; chmod 0700 {path}) "
-            "or point the staging folder at a folder only root can write")
+            "or set mlps_training_staging_dir / mlps_checkpointing_staging_dir to a folder only root can write")
 
 
 def _check_dir(path: str, st: os.stat_result) -> None:
