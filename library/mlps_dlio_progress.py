@@ -131,12 +131,14 @@ job:
   type: dict
 """
 
+import contextlib
 import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_async import read_job
 from ansible.module_utils.mlps_dlio_progress import read_progress, summarize
+from ansible.module_utils.mlps_safepath import touch
 
 ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
@@ -168,11 +170,9 @@ def _problems(p) -> list:
 
 def _touch(path):
     if path:
-        try:
-            with open(path, "a"):
-                os.utime(path)
-        except OSError:
-            pass  # the launch then stops on its own: the safe side
+        # Never through a link planted in staging; on failure the launch stops on its own (safe side).
+        with contextlib.suppress(OSError):
+            touch(os.path.abspath(path))
 
 
 def _job(async_dir, jid):

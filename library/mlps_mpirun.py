@@ -212,6 +212,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_launch import failure_message, follow, tail
 from ansible.module_utils.mlps_mpirun import MpirunError, build_argv, placement
+from ansible.module_utils.mlps_safepath import make_folder, replace_file, touch
 
 
 def _now():
@@ -268,18 +269,22 @@ def main():
     env = dict(os.environ, LC_ALL="C", **{str(k): str(v) for k, v in {**p["env"], **p["secret_env"]}.items()})
     if as_root and p["implementation"] == "openmpi":
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    # Root writes here on hosts other people log into: folders checked from / down, files never
+    # opened through a link (module_utils/mlps_safepath.py).
     try:
         for folder in {p["chdir"], *(os.path.dirname(x) for x in (p["stdout_path"], p["stderr_path"]) if x)} - {None}:
-            os.makedirs(folder, mode=0o755, exist_ok=True)
+            make_folder(os.path.abspath(folder))
         if p["lease_file"]:
-            with open(p["lease_file"], "a"):
-                os.utime(p["lease_file"])
+            touch(os.path.abspath(p["lease_file"]))
+        with contextlib.ExitStack() as opening:
+            outputs = [opening.enter_context(os.fdopen(replace_file(os.path.abspath(x)), "wb")) if x
+                       else subprocess.PIPE for x in (p["stdout_path"], p["stderr_path"])]
+            opening.pop_all()
     except OSError as exc:
-        module.fail_json(msg=f"cannot prepare the launch folder ({exc}); check the staging folder", cmd=argv)
+        module.fail_json(msg=f"cannot prepare the launch folder: {exc.strerror or exc}", cmd=argv)
     start, started = _now(), time.monotonic()
     with contextlib.ExitStack() as files:
-        out = files.enter_context(open(p["stdout_path"], "wb")) if p["stdout_path"] else subprocess.PIPE
-        err = files.enter_context(open(p["stderr_path"], "wb")) if p["stderr_path"] else subprocess.PIPE
+        out, err = (files.enter_context(x) if x is not subprocess.PIPE else x for x in outputs)
         try:
             # A new session makes mpirun and everything it starts one process group we can stop.
             proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=p["chdir"],

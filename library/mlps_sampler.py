@@ -180,6 +180,7 @@ follow:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mlps_safepath import UnsafePathError, make_folder
 from ansible.module_utils.mlps_timeseries import check_options, default_max_samples, run
 
 ARGUMENT_SPEC = {
@@ -203,9 +204,9 @@ def main():
     host = p["host"] or os.uname().nodename
     if p["create_parent"] and not module.check_mode and p["output"].startswith("/"):
         try:
-            os.makedirs(os.path.dirname(p["output"]), mode=0o755, exist_ok=True)
+            make_folder(os.path.dirname(p["output"]))
         except OSError as exc:
-            module.fail_json(msg=f"output={p['output']}: cannot create its folder ({exc.strerror})")
+            module.fail_json(msg=f"output={p['output']}: cannot create its folder ({exc.strerror or exc})")
     problems = check_options(p["output"], p["interval"], p["stop_file"], p["max_samples"],
                              p["max_duration"], host, p["vmstat"])
     if problems:
@@ -221,6 +222,8 @@ def main():
                      nfs=p["nfs_mountstats"], vmstat=p["vmstat"], follow=p["follow"],
                      follow_startup=p["follow_startup"])
     except OSError as exc:
+        if isinstance(exc, UnsafePathError):
+            module.fail_json(msg=f"output={p['output']}: {exc.strerror}")
         module.fail_json(msg=f"output={p['output']}: cannot write it ({exc.strerror}); "
                              "give a path in a writable directory")
     module.exit_json(changed=True, **result)

@@ -98,6 +98,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_async import forget_job, read_job
+from ansible.module_utils.mlps_safepath import check_folder, make_folder, replace_file, touch
 
 
 def _wait_sampler(p):
@@ -117,7 +118,7 @@ def _wait_sampler(p):
 def _pack(stage, members, archive):
     count = 0
     tmp = archive + ".part"
-    with tarfile.open(tmp, "w") as tar:
+    with os.fdopen(replace_file(tmp), "wb") as handle, tarfile.open(fileobj=handle, mode="w") as tar:
         for member in members:
             top = os.path.join(stage, member)
             if os.path.islink(top) or not os.path.exists(top):
@@ -161,16 +162,18 @@ def main():
     if module.check_mode:
         module.exit_json(changed=False, archive=archive, files=0, bytes=0, samples=0, sampler={})
     try:
+        # What is packed comes back as results: a stage another user could change is refused.
+        if os.path.isdir(stage):
+            check_folder(stage)
         if p["stop_file"] and os.path.isdir(os.path.dirname(p["stop_file"])):
-            with open(p["stop_file"], "a"):
-                pass
+            touch(os.path.abspath(p["stop_file"]))
         sampler = _wait_sampler(p)
-        os.makedirs(os.path.dirname(archive), mode=0o755, exist_ok=True)
+        make_folder(os.path.dirname(archive))
         files = _pack(stage, p["members"], archive)
         if p["remove"]:
             shutil.rmtree(stage, ignore_errors=True)
     except OSError as exc:
-        module.fail_json(msg=f"cannot pack {stage} into {archive}: {exc}")
+        module.fail_json(msg=f"cannot pack {stage} into {archive}: {exc.strerror or exc}")
     samples = sampler.get("samples", 0) if isinstance(sampler.get("samples"), int) else 0
     module.exit_json(changed=True, archive=archive, files=files, bytes=os.path.getsize(archive), samples=samples,
                      sampler={k: v for k, v in sampler.items() if k not in ("invocation",)})

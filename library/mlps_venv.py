@@ -15,7 +15,11 @@ description:
     proof succeeds; a later run with a matching marker changes nothing.
   - Serialises installs into the same path with a file lock, so a venv on a filesystem shared by
     several clients is built once.
-  - On failure the half-built venv is removed, so nothing that looks valid is left behind.
+  - A new venv is built beside O(venv) and renamed into place once installed; it is verified
+    there, and only then is the previous one removed. On failure the new venv is removed and the
+    previous one is put back, so a failure never leaves nothing that works.
+  - Refuses a non-empty O(venv) that is not an mlps venv (no C(pyvenv.cfg) with the ready
+    marker); a folder it did not build is never replaced or removed.
 version_added: "0.1.0"
 author: mlps developers
 options:
@@ -131,6 +135,8 @@ from ansible.module_utils.mlps_venv import (
     marker_matches,
     pip_install_argv,
     python_version_of,
+    relocate_scripts,
+    venv_state,
 )
 
 C_ENV = {"LC_ALL": "C", "LANG": "C"}
@@ -224,6 +230,7 @@ def main():
                     f"{host_python[0]}.{host_python[1]}; set mlps_env_python to a Python {wanted[0]}.{wanted[1]} "
                     "or generate a lock for this Python with `mlps lockfile generate --python <it>`", **result)
 
+    _refuse_foreign(module, venv, result)
     lock_dir = os.path.join(venv, ".mlps-locks")
     lock_paths = [os.path.join(lock_dir, name) for name in names]
     all_hashed = all(entry["hashes"] for lock in parsed for entry in lock["entries"])
@@ -241,63 +248,108 @@ def main():
         if not p["force"] and marker_matches(_read(marker_path), key):
             result["marker"] = json.loads(_read(marker_path))
             module.exit_json(**result)
+        _refuse_foreign(module, venv, result)  # again under the lock: another client may have built it
         result["changed"] = True
         plan = {"venv": venv, "lock_dir": lock_dir, "lock_paths": lock_paths, "texts": texts, "argv": argv,
                 "key": key}
         _install(module, p, plan, result)
 
 
+def _refuse_foreign(module, venv, result):
+    if venv_state(venv) == "foreign":
+        module.fail_json(msg=f"venv={venv} is a non-empty folder that is not an mlps venv (no pyvenv.cfg with "
+                             f"{MARKER_NAME}); it was left untouched: set mlps_venv to a new or empty folder, "
+                             "or remove that folder yourself if it is an old venv", **result)
+
+
 def _fail_and_remove(module, venv, msg, result):
-    shutil.rmtree(venv, ignore_errors=True)  # never leave a half-built venv behind
+    shutil.rmtree(venv, ignore_errors=True)  # only ever a folder this run created beside the venv
     module.fail_json(msg=msg + " (the partial venv was removed)", **result)
 
 
+def _swap_in(new, venv):
+    """Rename `new` to `venv`; the previous venv (ours, or an empty folder) goes aside. Returns its path."""
+    old = None
+    if os.path.lexists(venv):
+        old = tempfile.mkdtemp(dir=os.path.dirname(venv), prefix=os.path.basename(venv) + ".mlps-old-")
+        os.rmdir(old)  # a unique name beside the venv, free for the rename
+        os.rename(venv, old)
+    try:
+        os.rename(new, venv)
+    except OSError:
+        if old:
+            os.rename(old, venv)
+        raise
+    return old
+
+
 def _install(module, p, plan, result):
-    venv, lock_dir, argv, key = plan["venv"], plan["lock_dir"], plan["argv"], plan["key"]
-    lock_paths, texts = plan["lock_paths"], plan["texts"]
-    if os.path.exists(os.path.join(venv, MARKER_NAME)):
-        os.unlink(os.path.join(venv, MARKER_NAME))
-    if os.path.isdir(venv) and _python_version(module, os.path.join(venv, "bin", "python")) != _python_version(
-        module, p["python"]
-    ):
-        shutil.rmtree(venv, ignore_errors=True)
-    if not os.path.exists(os.path.join(venv, "bin", "python")):
-        _, err = _run(module, [p["python"], "-m", "venv", venv], 300, "creating the venv")
-        if err:
-            _fail_and_remove(module, venv, f"{err}; on Debian/Ubuntu install python3-venv", result)
+    venv, texts, key = plan["venv"].rstrip("/"), plan["texts"], plan["key"]
+    # Built beside the venv and renamed into place: the working venv stays until the new one is ready.
+    new = tempfile.mkdtemp(dir=os.path.dirname(venv) or "/", prefix=os.path.basename(venv) + ".mlps-new-")
+    os.chmod(new, 0o755)  # noqa: S103 - the mode `python -m venv` gives: every user of the client runs it
+    _, err = _run(module, [p["python"], "-m", "venv", new], 300, "creating the venv")
+    if err:
+        _fail_and_remove(module, new, f"{err}; on Debian/Ubuntu install python3-venv", result)
+    lock_dir = os.path.join(new, ".mlps-locks")
+    lock_paths = [os.path.join(lock_dir, os.path.basename(path)) for path in plan["lock_paths"]]
     os.makedirs(lock_dir, exist_ok=True)
     for path, text in zip(lock_paths, texts):
         with open(path, "w") as handle:
             handle.write(text)
+    argv = [os.path.join(new, "bin", "python"), *plan["argv"][1:]]
+    argv = [os.path.join(lock_dir, os.path.basename(a)) if a in plan["lock_paths"] else a for a in argv]
     _, err = _run(module, argv, p["timeout"], "pip install of the lock")
     if err:
-        _fail_and_remove(module, venv, f"{err}; check the index settings (mlps_env_pip_extra_args) "
-                                       "or regenerate the lock with `mlps lockfile generate`", result)
+        _fail_and_remove(module, new, f"{err}; check the index settings (mlps_env_pip_extra_args) "
+                                      "or regenerate the lock with `mlps lockfile generate`", result)
     if p["extra_packages"]:
         extra = [argv[0], "-m", "pip", "install", "--no-deps", *p["extra_packages"], *p["pip_args"]]
         _, err = _run(module, extra, p["timeout"], "pip install of " + " ".join(p["extra_packages"]))
         if err:
-            _fail_and_remove(module, venv, err, result)
+            _fail_and_remove(module, new, err, result)
+    if p["mpi_source"] == "system":
+        found = _find_mpirun(module, new, "system", p["mpi_bin_dir"])
+        link = os.path.join(new, "bin", "mpirun")
+        if found and not os.path.lexists(link):
+            os.symlink(found, link)  # every consumer launches <venv>/bin/mpirun, whatever the MPI source
+    relocate_scripts(os.path.join(new, "bin"), new, venv)
+    try:
+        previous = _swap_in(new, venv)
+    except OSError as exc:
+        _fail_and_remove(module, new, f"cannot rename the new venv to {venv}: {exc.strerror}; give mlps_venv a "
+                                      "path on a filesystem where renames work (not a mount point)", result)
 
-    venv_python = argv[0]
+    def fail(msg):  # proven wrong in its final place: the previous venv comes back
+        shutil.rmtree(venv, ignore_errors=True)
+        if previous:
+            os.rename(previous, venv)
+        module.fail_json(msg=msg + " (the new venv was removed" +
+                         ("; the previous one is back in place)" if previous else ")"), **result)
+
+    _verify(module, p, venv, key, result, fail)
+    if previous:
+        shutil.rmtree(previous, ignore_errors=True)  # ours: it carried our marker (or was an empty folder)
+    module.exit_json(**result)
+
+
+def _verify(module, p, venv, key, result, fail):
+    venv_python = os.path.join(venv, "bin", "python")
     proc, err = _run(module, [venv_python, "-c", VERIFY_SNIPPET, *p["verify_imports"]], 300, "import check")
     if err:
-        _fail_and_remove(module, venv, f"{err}; the locked packages do not import on this host", result)
+        fail(f"{err}; the locked packages do not import on this host")
     proved = json.loads(proc.stdout.strip().splitlines()[-1])
     mpirun = _find_mpirun(module, venv, p["mpi_source"], p["mpi_bin_dir"])
     if not mpirun:
-        _fail_and_remove(module, venv, f"no mpirun found for mpi_source={p['mpi_source']}; for pip add the "
-                                       f"mpi-{p['mpi']}.lock, for system install the {p['mpi']} packages", result)
-    link = os.path.join(venv, "bin", "mpirun")
-    if p["mpi_source"] == "system" and not os.path.lexists(link):
-        os.symlink(mpirun, link)  # every consumer launches <venv>/bin/mpirun, whatever the MPI source
+        fail(f"no mpirun found for mpi_source={p['mpi_source']}; for pip add the "
+             f"mpi-{p['mpi']}.lock, for system install the {p['mpi']} packages")
     proc, err = _run(module, [mpirun, "--version"], 60, f"{mpirun} --version")
     launcher_text = (proc.stdout + proc.stderr) if proc else ""
     launcher, library = identify_mpi(launcher_text), identify_mpi(proved["mpi_library"])
     if launcher != p["mpi"] or library != p["mpi"]:
-        _fail_and_remove(module, venv, f"MPI mismatch: launcher {mpirun} is {launcher}, mpi4py loads {library} "
-                                       f"({proved['mpi_library'][:60]}), expected both {p['mpi']}; set "
-                                       "LD_LIBRARY_PATH or mlps_env_mpi/mlps_env_mpi_source so they agree", result)
+        fail(f"MPI mismatch: launcher {mpirun} is {launcher}, mpi4py loads {library} "
+             f"({proved['mpi_library'][:60]}), expected both {p['mpi']}; set "
+             "LD_LIBRARY_PATH or mlps_env_mpi/mlps_env_mpi_source so they agree")
     marker = {
         "schema": MARKER_SCHEMA,
         "key": key,
@@ -317,7 +369,6 @@ def _install(module, p, plan, result):
         json.dump(marker, handle, indent=2)
     os.replace(tmp, os.path.join(venv, MARKER_NAME))  # written last, atomically: only a proven venv has it
     result["marker"] = marker
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

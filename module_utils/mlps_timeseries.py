@@ -29,8 +29,10 @@ import time as _time
 
 try:  # inside Ansible (ansible.module_utils) or the mlps_module_utils package
     from . import mlps_procfs as procfs
+    from . import mlps_safepath as safepath
 except ImportError:  # run as a plain file next to mlps_procfs.py
     import mlps_procfs as procfs  # type: ignore[no-redef]
+    import mlps_safepath as safepath  # type: ignore[no-redef]
 
 SCHEMA = "mlps-timeseries/1"
 DEFAULT_MAX_DURATION = 6 * 3600.0
@@ -389,7 +391,8 @@ def run(output: str, interval: float = 1.0, stop_file: str | None = None, max_sa
         max_samples = default_max_samples(interval, max_duration)
     reader = CounterReader(root=root, nfs=nfs, vmstat=vmstat)
     follower = PhaseFollower(follow, startup=follow_startup, clock=clock) if follow else (lambda: None)
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    # Unlinks whatever was planted there (a link to a victim file stays untouched) and creates anew.
+    fd = safepath.replace_file(os.path.abspath(output), os.O_WRONLY | os.O_APPEND, 0o644)
     try:
         with _Signals() as signals:
             result = sample_loop(reader, _writer(fd), interval, max_samples, max_duration, host,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 
 MARKER_NAME = ".mlps-env.json"
@@ -87,3 +88,51 @@ VERIFY_SNIPPET = (
     "print(json.dumps({'mpi_library': MPI.Get_library_version().replace(chr(0), '').strip().splitlines()[0],"
     " 'mpi4py': mpi4py.__version__, 'imported': mods}))\n"
 )
+
+
+def venv_state(path: str, marker_name: str = MARKER_NAME) -> str:
+    """`missing`, `empty`, `ours` (pyvenv.cfg plus our marker) or `foreign` (anything else).
+
+    Only `ours` may ever be replaced or removed: a folder we did not build (a home directory,
+    /opt/mlps itself, a colleague's venv) is never touched.
+    """
+    if not os.path.lexists(path):
+        return "missing"
+    if os.path.islink(path) or not os.path.isdir(path):
+        return "foreign"
+    if not os.listdir(path):
+        return "empty"
+    if not os.path.isfile(os.path.join(path, "pyvenv.cfg")):
+        return "foreign"
+    try:
+        with open(os.path.join(path, marker_name)) as handle:
+            marker = json.loads(handle.read())
+    except (OSError, ValueError):
+        return "foreign"
+    return "ours" if isinstance(marker, dict) and marker.get("schema") == MARKER_SCHEMA else "foreign"
+
+
+def relocate_scripts(bin_dir: str, built_at: str, final: str) -> list[str]:
+    """Point the scripts a venv built at `built_at` (console-script shebangs, activate) at `final`.
+
+    A venv is built beside its final path and renamed into place, and pip writes the absolute
+    interpreter path into every script it installs. Returns the names rewritten.
+    """
+    old, new = built_at.rstrip("/").encode(), final.rstrip("/").encode()
+    changed = []
+    for name in sorted(os.listdir(bin_dir)):
+        path = os.path.join(bin_dir, name)
+        if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 1 << 20:
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if old not in data or b"\0" in data:  # binaries are left alone
+            continue
+        mode = os.stat(path).st_mode
+        tmp = path + ".mlps-relocate"
+        with open(tmp, "wb") as handle:
+            handle.write(data.replace(old, new))  # `old` ends in a random suffix: nothing else matches
+        os.chmod(tmp, mode & 0o7777)
+        os.replace(tmp, path)
+        changed.append(name)
+    return changed

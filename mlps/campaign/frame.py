@@ -11,14 +11,13 @@ Layout (the published v3.0 tree, rule book §2.1):
 from __future__ import annotations
 
 import datetime
-import os
 import re
-import tarfile
 import time
 from pathlib import Path
 
+from mlps.campaign import archive_intake
 from mlps.errors import UserError
-from mlps.jsonio import load_json, write_bytes_atomic
+from mlps.jsonio import load_json
 from mlps.jsonio import write_json_atomic as _write_json_atomic
 
 STATUSES = ("running", "completed", "failed", "timed_out", "interrupted", "skipped")
@@ -147,28 +146,18 @@ def utc_now() -> str:
 
 
 # --- collecting outputs --------------------------------------------------------------------------
-def extract_outputs(archives: list, leaf, routes: dict | None = None) -> list[str]:
-    """Unpack the per-host tar archives of DLIO's output into the leaf, in order (the launcher's
-    last, so its summary and log win). Only plain files, never outside the leaf. With `routes`
-    ({top folder in the archive: folder under the leaf}), only those top folders are unpacked,
-    each into its own place; without, everything goes to the leaf as it is."""
-    leaf = Path(leaf).resolve()
-    written = set()
-    for archive in archives:
-        with tarfile.open(archive) as tar:
-            for member in tar.getmembers():
-                parts = Path(os.path.normpath(member.name)).parts
-                if not parts or parts[0] in ("/", "..") or ".." in parts or not member.isfile():
-                    continue
-                if routes is not None:
-                    if len(parts) < 2 or parts[0] not in routes:
-                        continue
-                    parts = (*Path(routes[parts[0]]).parts, *parts[1:])
-                target = leaf.joinpath(*parts).resolve()
-                if leaf not in target.parents:
-                    continue
-                write_bytes_atomic(target, tar.extractfile(member).read())
-                written.add(str(target.relative_to(leaf)))
-    return sorted(written)
+def extract_outputs(archives: list, leaf, routes: dict, limits: dict | None = None) -> tuple[list[str], dict]:
+    """Unpack the per-host staging archives ((host, path) pairs) into the leaf, in order (the
+    launcher's last, so its summary and log win); `routes` maps each top folder of an archive to
+    its folder under the leaf. Each archive is checked before it is unpacked
+    (mlps.campaign.archive_intake: size and count caps, plain files only, only the names that
+    host's phase writes). Returns the files written and {host: reason} for every archive refused."""
+    written, refused = set(), {}
+    for host, archive in archives:
+        try:
+            written.update(archive_intake.unpack(archive, host, leaf, routes, limits))
+        except archive_intake.ArchiveRefused as exc:
+            refused[host] = str(exc)
+    return sorted(written), refused
 
 

@@ -94,18 +94,28 @@ def status_of(job: dict) -> str:
     return "failed"
 
 
+def collect(leaf: Path, hosts: list, launcher: str, archives: dict, routes: dict) -> tuple[list[str], dict]:
+    """Unpack every host's archive (launcher last); the fetched archives never stay in the leaf,
+    whatever happens, so a leaf never keeps a client's `.incoming-*` file."""
+    order = [h for h in hosts if h != launcher and h in archives] + ([launcher] if launcher in archives else [])
+    try:
+        return frame.extract_outputs([(h, archives[h]) for h in order], leaf, routes)
+    finally:
+        for path in [*archives.values(), *Path(leaf).glob(".incoming-*")]:
+            Path(path).unlink(missing_ok=True)
+
+
 def end(*, benchmark: str, leaf, stamp: str, label: str, hosts: list, launcher: str, archives: dict, job: dict,
         waited: dict, samples: dict, unreachable: list, record: dict | None = None, what: str = "") -> dict:
     """Unpack what the clients sent (the launcher's last, so its summary and log win), decide the
     status and write it with the benchmark's own `record` fields; a failure names the host(s) and
-    the phase (`what` is said after the label: "invocation" for checkpointing)."""
+    the phase (`what` is said after the label: "invocation" for checkpointing). An archive refused
+    on intake fails a phase that otherwise completed, naming the host that sent it."""
     leaf = Path(leaf)
-    order = [h for h in hosts if h != launcher and h in archives] + ([launcher] if launcher in archives else [])
-    files = frame.extract_outputs([archives[h] for h in order], leaf,
-                                  routes={OUTPUT_PART: ".", SERIES_PART: series_dir(benchmark, stamp)})
-    for path in archives.values():
-        Path(path).unlink(missing_ok=True)
-    status = status_of(job)
+    files, refused = collect(leaf, hosts, launcher, archives,
+                             routes={OUTPUT_PART: ".", SERIES_PART: series_dir(benchmark, stamp)})
+    launched = status_of(job)
+    status = "failed" if refused and launched == "completed" else launched
     rc = None if job.get("rc") is None else int(job["rc"])
     out = {
         "status": status, "ended_at": frame.utc_now(), "message": job.get("msg", ""), "rc": rc,
@@ -115,13 +125,16 @@ def end(*, benchmark: str, leaf, stamp: str, label: str, hosts: list, launcher: 
         "timeseries_hosts": {h: samples.get(h, 0) for h in hosts},
         **(record or {}),
     }
+    if refused:
+        out["refused_archives"] = refused
     missing = [h for h in hosts if h not in archives]
     if missing:
         out["missing_hosts"] = missing
     if status != "completed":
         lost = list(job.get("lost_hosts") or []) or [h for h in unreachable if h in hosts]
-        culprit = lost or [launcher]
-        reason = job.get("msg") or waited.get("msg") or "no message"
+        culprit = lost or (sorted(refused) if launched == "completed" else [launcher])
+        reason = ("; ".join(refused[h] for h in sorted(refused)) if launched == "completed"
+                  else job.get("msg") or waited.get("msg") or "no message")
         out["failure"] = {"phase": label, "hosts": culprit, "lost_hosts": lost, "reason": reason}
         out["message"] = (f"{label}{' ' + what if what else ''} {status} on {', '.join(culprit)}"
                           f"{' (host lost during the run)' if lost else ''}: {reason}")

@@ -143,16 +143,18 @@ def test_check_overrides_refuses_non_tunables_but_takes_extras_with_a_warning():
 
 
 # --- collecting outputs and results.json ------------------------------------------------------------
-def test_extract_outputs_unpacks_in_order_and_never_outside_the_leaf(tmp_path):
+def test_extract_outputs_unpacks_in_order_and_names_a_refused_host(tmp_path):
     leaf = tmp_path / "leaf"
     leaf.mkdir()
-    other = make_tar(tmp_path / "h1.tar", {"./1_output.json": b"{}", "./dlio.log": b"partial", "../evil": b"x",
-                                       "/abs": b"x"})
-    launcher = make_tar(tmp_path / "h0.tar", {"./summary.json": b"{}", "./dlio.log": b"full",
-                                          "./.hydra/config.yaml": b"a: 1"})
-    written = frame.extract_outputs([other, launcher], leaf)
-    assert written == [".hydra/config.yaml", "1_output.json", "dlio.log", "summary.json"]
+    routes = {"dlio": ".", "timeseries": "series"}
+    other = make_tar(tmp_path / "h1.tar", {"dlio/1_output.json": b"{}", "dlio/dlio.log": b"partial"})
+    bad = make_tar(tmp_path / "h2.tar", {"dlio/dlio.log": b"forged", "../evil": b"x"})
+    launcher = make_tar(tmp_path / "h0.tar", {"dlio/summary.json": b"{}", "dlio/dlio.log": b"full",
+                                          "dlio/.hydra/config.yaml": b"a: 1", "timeseries/h0.jsonl": b"{}\n"})
+    written, refused = frame.extract_outputs([("h1", other), ("h2", bad), ("h0", launcher)], leaf, routes)
+    assert written == [".hydra/config.yaml", "1_output.json", "dlio.log", "series/h0.jsonl", "summary.json"]
     assert (leaf / "dlio.log").read_text() == "full"
+    assert list(refused) == ["h2"] and "archive from h2 refused: member '../evil'" in refused["h2"]
     assert not (tmp_path / "evil").exists()
 
 

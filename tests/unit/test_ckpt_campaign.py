@@ -353,6 +353,22 @@ def test_end_unpacks_the_launchers_copy_last_and_records_the_launch(tmp_path):
     assert meta["timeseries_hosts"] == {"h1": 9, "h2": 8} and "failure" not in meta
 
 
+def test_end_fails_an_invocation_whose_archive_is_refused(tmp_path):
+    _plan, names = started(tmp_path)
+    leaf = Path(names["leaf"])
+    forged = make_tar(leaf / ".incoming-h2.tar", {"dlio/summary.json": "other", "dlio/preflight.json": "{}"})
+    good = make_tar(leaf / ".incoming-h1.tar", {"dlio/summary.json": "launcher", "timeseries/h1.jsonl": "{}\n"})
+    ended = cc.end_invocation(leaf=leaf, stamp=names["stamp"], label="write", hosts=["h1", "h2"], launcher="h1",
+                              archives={"h1": good, "h2": forged}, job={"rc": 0, "finished": True}, waited={},
+                              samples={}, unreachable=[])
+    assert ended["status"] == "failed" and ended["message"].startswith("write invocation failed on h2: archive "
+                                                                       "from h2 refused: member 'dlio/preflight.json'")
+    meta = json.loads((leaf / f"checkpointing_{leaf.name}_metadata.json").read_text())
+    assert meta["status"] == "failed" and meta["failure"]["hosts"] == ["h2"] and "h2" in meta["refused_archives"]
+    assert not (leaf / "preflight.json").exists() and (leaf / "summary.json").read_text() == "launcher"
+    assert not list(leaf.glob(".incoming-*"))
+
+
 @pytest.mark.parametrize(("job", "unreachable", "status", "culprit"), [
     ({"rc": 1, "msg": "rank 3 died", "failed": True}, [], "failed", "h1"),
     ({"rc": -15, "timed_out": True, "msg": "timed out after 300 s"}, [], "timed_out", "h1"),

@@ -55,8 +55,7 @@ def test_end_routes_outputs_and_names_the_lost_host_and_phase(tmp_path):
     began = start(tmp_path, index=2)
     leaf = tmp_path / "wl" / "run" / began["stamp"]
     archives = {
-        "h1": make_tar(tmp_path / "h1.tar", {"dlio/summary.json": "{}", "timeseries/h1.jsonl": "{}\n",
-                                             "lease": "", "../escape": "x"}),
+        "h1": make_tar(tmp_path / "h1.tar", {"dlio/summary.json": "{}", "timeseries/h1.jsonl": "{}\n"}),
         "h2": make_tar(tmp_path / "h2.tar", {"dlio/summary.json": "{\"from\": 2}", "timeseries/h2.jsonl": "{}\n"}),
     }
     job = {"finished": True, "failed": True, "rc": -15, "lost_hosts": ["h2"], "delta": "12.5",
@@ -73,7 +72,6 @@ def test_end_routes_outputs_and_names_the_lost_host_and_phase(tmp_path):
     # the launcher's copy wins; time series land in their folder; nothing outside the routes
     assert json.loads((leaf / "summary.json").read_text()) == {}
     assert (leaf / phase.series_dir("training", began["stamp"]) / "h2.jsonl").is_file()
-    assert not (leaf / "lease").exists() and not (tmp_path / "wl" / "run" / "escape").exists()
     assert not (tmp_path / "h1.tar").exists()  # archives are removed once unpacked
 
 
@@ -118,3 +116,30 @@ def test_a_campaign_that_stopped_early_is_continued_from_the_next_run(tmp_path):
 def test_no_continuation_when_finished_or_different(tmp_path, statuses, plan_change):
     workload = _runs(tmp_path, statuses)
     assert resume.resume_point(workload, {**PLAN, **plan_change}, runs=6)["resume"] is False
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (None, "not a readable uncompressed tar"),
+    ({"dlio/summary.json": "{}", f"dlio/{training.metadata_name('x')}": "{}"}, "is not a file this host's phase"),
+    ({"dlio/summary.json": "{}", "timeseries/h1.jsonl": "{\"forged\": 1}\n"}, "is not a file this host's phase"),
+])
+def test_a_refused_archive_fails_the_phase_naming_the_host_and_leaves_no_incoming_file(tmp_path, content, why):
+    began = start(tmp_path, index=2)
+    leaf = tmp_path / "wl" / "run" / began["stamp"]
+    bad = leaf / ".incoming-h2.tar"
+    if content is None:
+        bad.write_bytes(b"\x1f\x8b garbage, not a tar")  # tarfile.ReadError used to escape here
+    else:
+        make_tar(bad, content)
+    archives = {"h1": make_tar(leaf / ".incoming-h1.tar", {"dlio/summary.json": "{}",
+                                                           "timeseries/h1.jsonl": "{}\n"}),
+                "h2": str(bad)}
+    ended = training.end_phase(leaf=leaf, stamp=began["stamp"], phase_label=began["label"], hosts=["h1", "h2"],
+                               launcher="h1", archives=archives, job={"rc": 0, "failed": False}, waited={},
+                               samples={}, drop_evidence={}, unreachable=[])
+    assert ended["status"] == "failed" and ended["message"].startswith("run 2/6 failed on h2: archive from h2 refused")
+    record = meta(leaf)
+    assert record["status"] == "failed" and record["failure"]["hosts"] == ["h2"]
+    assert why in record["failure"]["reason"] and why in record["refused_archives"]["h2"]
+    assert not list(leaf.glob(".incoming-*"))
+    assert (leaf / phase.series_dir("training", began["stamp"]) / "h1.jsonl").read_text() == "{}\n"  # h1's own kept

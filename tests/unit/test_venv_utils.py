@@ -53,3 +53,37 @@ def test_pip_argv_requires_hashes_only_when_all_are_hashed():
 def test_python_version_of_lock_header():
     assert mlps_venv.python_version_of("3.11.7") == (3, 11)
     assert mlps_venv.python_version_of(None) is None
+
+
+def test_venv_state_tells_ours_from_any_other_folder(tmp_path):
+    assert mlps_venv.venv_state(str(tmp_path / "none")) == "missing"
+    (tmp_path / "empty").mkdir()
+    assert mlps_venv.venv_state(str(tmp_path / "empty")) == "empty"
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes").write_text("x")
+    assert mlps_venv.venv_state(str(home)) == "foreign"
+    (home / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert mlps_venv.venv_state(str(home)) == "foreign"  # a venv, but not one we built
+    (home / mlps_venv.MARKER_NAME).write_text(json.dumps({"schema": "other/1"}))
+    assert mlps_venv.venv_state(str(home)) == "foreign"
+    (home / mlps_venv.MARKER_NAME).write_text(json.dumps({"schema": mlps_venv.MARKER_SCHEMA, "key": "k"}))
+    assert mlps_venv.venv_state(str(home)) == "ours"
+    (tmp_path / "link").symlink_to(home)
+    assert mlps_venv.venv_state(str(tmp_path / "link")) == "foreign"
+
+
+def test_relocate_scripts_points_shebangs_at_the_final_path(tmp_path):
+    built, final = "/opt/mlps/venv.mlps-new-x1y2", "/opt/mlps/venv"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dlio_benchmark").write_text(f"#!{built}/bin/python\nimport sys\n")
+    (bin_dir / "dlio_benchmark").chmod(0o755)
+    (bin_dir / "activate").write_text(f'VIRTUAL_ENV="{built}"\n')
+    (bin_dir / "mpirun").write_bytes(b"\x7fELF\0" + built.encode())  # a binary is left alone
+    (bin_dir / "python").symlink_to("/usr/bin/python3")
+    assert mlps_venv.relocate_scripts(str(bin_dir), built, final) == ["activate", "dlio_benchmark"]
+    assert (bin_dir / "dlio_benchmark").read_text().startswith(f"#!{final}/bin/python\n")
+    assert (bin_dir / "dlio_benchmark").stat().st_mode & 0o777 == 0o755
+    assert (bin_dir / "activate").read_text() == f'VIRTUAL_ENV="{final}"\n'
+    assert built.encode() in (bin_dir / "mpirun").read_bytes()
