@@ -138,6 +138,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_async import read_job
 from ansible.module_utils.mlps_dlio_progress import read_progress, summarize
+from ansible.module_utils.mlps_params import fail_on_problems
 from ansible.module_utils.mlps_safepath import touch
 
 ARGUMENT_SPEC = {
@@ -185,9 +186,7 @@ def _job(async_dir, jid):
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
-    problems = _problems(p)
-    if problems:
-        module.fail_json(msg="; ".join(problems))
+    fail_on_problems(module, _problems(p))
     result = {}
     # The lease keeps a real launch alive; a check-mode launch runs nothing, so nothing is touched.
     lease = None if module.check_mode else p["lease_file"]

@@ -93,6 +93,7 @@ ansible_facts:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mlps_params import fail_on_problems
 from ansible.module_utils.mlps_procfs import collect, is_live
 
 ARGUMENT_SPEC = {
@@ -117,9 +118,7 @@ def _problems(params) -> list:
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
-    problems = _problems(params)
-    if problems:
-        module.fail_json(msg="; ".join(problems))
+    fail_on_problems(module, _problems(params))
     live = is_live(params["root"])
     facts = collect(root=params["root"], paths=params["paths"], path_timeout=params["path_timeout"],
                     gather_cpus=params["gather_cpus"], method="ssh" if live else "snapshot")

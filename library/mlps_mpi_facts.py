@@ -90,6 +90,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_mpi_collect import gathered_or_fallback, read_output
+from ansible.module_utils.mlps_params import fail_on_problems
 
 ARGUMENT_SPEC = {
     "output": {"type": "path", "required": True},
@@ -112,8 +113,7 @@ def main():
         problems.append(f"path_timeout={p['path_timeout']:g}: expected seconds above 0, such as 5")
     problems += [f"paths: {path!r} is not absolute; give an absolute path such as /mnt/data"
                  for path in p["paths"] if not path.startswith("/")]
-    if problems:
-        module.fail_json(msg="; ".join(problems))
+    fail_on_problems(module, problems)
     result = gathered_or_fallback(read_output(p["output"]), p["launch_error"], p["hosts"], paths=p["paths"],
                                   path_timeout=p["path_timeout"], gather_cpus=p["gather_cpus"])
     for warning in result.pop("warnings"):

@@ -180,6 +180,7 @@ follow:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.mlps_params import fail_on_problems
 from ansible.module_utils.mlps_safepath import UnsafePathError, make_folder
 from ansible.module_utils.mlps_timeseries import check_options, default_max_samples, run
 
@@ -209,8 +210,7 @@ def main():
             module.fail_json(msg=f"output={p['output']}: cannot create its folder ({exc.strerror or exc})")
     problems = check_options(p["output"], p["interval"], p["stop_file"], p["max_samples"],
                              p["max_duration"], host, p["vmstat"])
-    if problems:
-        module.fail_json(msg="; ".join(problems))
+    fail_on_problems(module, problems)
     if module.check_mode:
         max_samples = p["max_samples"] or default_max_samples(p["interval"], p["max_duration"])
         module.exit_json(changed=False, output=p["output"], samples=0, duration=0.0, reason=None, signal=None,

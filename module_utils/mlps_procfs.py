@@ -48,6 +48,14 @@ def unescape_octal(text: str) -> str:
 # /proc/meminfo
 
 
+
+def _fields(text: str):
+    """(line, its whitespace-separated fields) for every line of a /proc file that is not blank."""
+    for line in text.splitlines():
+        parts = line.split()
+        if parts:
+            yield line, parts
+
 def parse_meminfo(text: str) -> tuple[dict, int]:
     """`Key: value kB` -> bytes; a value without unit (HugePages_Total) is a count and kept as is."""
     data: dict[str, int] = {}
@@ -314,10 +322,7 @@ def parse_diskstats(text: str) -> tuple[dict, int]:
     """
     data: dict[str, dict] = {}
     skipped = 0
-    for line in text.splitlines():
-        parts = line.split()
-        if not parts:
-            continue
+    for _line, parts in _fields(text):
         count = len(parts)
         if count == 7:
             names = _DISK_FIELDS_SHORT
@@ -368,10 +373,7 @@ def parse_net_dev(text: str) -> tuple[dict, int]:
 def parse_vmstat(text: str) -> tuple[dict, int]:
     data: dict[str, int] = {}
     skipped = 0
-    for line in text.splitlines():
-        parts = line.split()
-        if not parts:
-            continue
+    for line, parts in _fields(text):
         try:
             if len(parts) != 2:
                 raise ValueError(line)
@@ -394,10 +396,7 @@ def parse_stat(text: str) -> tuple[dict, int]:
     cpu: dict[str, dict] = {}
     counters: dict[str, int] = {}
     skipped = 0
-    for line in text.splitlines():
-        parts = line.split()
-        if not parts:
-            continue
+    for line, parts in _fields(text):
         key = parts[0]
         try:
             if key.startswith("cpu"):
@@ -455,10 +454,7 @@ def parse_mounts(text: str) -> tuple[list, int]:
     """`device mountpoint fstype options dump pass` with octal escapes decoded."""
     mounts: list[dict] = []
     skipped = 0
-    for line in text.splitlines():
-        parts = line.split()
-        if not parts:
-            continue
+    for _line, parts in _fields(text):
         if len(parts) < 4:
             skipped += 1
             continue
@@ -475,10 +471,7 @@ def parse_mountinfo(text: str) -> tuple[list, int]:
     """`id parent major:minor root mountpoint options [optional...] - fstype source super_options`."""
     mounts: list[dict] = []
     skipped = 0
-    for line in text.splitlines():
-        parts = line.split()
-        if not parts:
-            continue
+    for line, parts in _fields(text):
         try:
             sep = parts.index("-", 6)
             if len(parts) < sep + 3:

@@ -468,36 +468,36 @@ def _add_into(total: dict, entry: dict) -> None:
         total[key] = None if value is None or entry[key] is None else value + entry[key]
 
 
-def _disk_rates(before: dict, after: dict, dt: float) -> tuple[dict, dict]:
+# Per-second figures derived from each counter: {figure: (counter, scale)}; the first two are totalled.
+_DISK_FIGURES = {"read_bytes_per_s": ("sectors_read", SECTOR_BYTES),
+                 "write_bytes_per_s": ("sectors_written", SECTOR_BYTES),
+                 "reads_per_s": ("reads_completed", 1.0), "writes_per_s": ("writes_completed", 1.0)}
+_NET_FIGURES = {"rx_bytes_per_s": ("rx_bytes", 1.0), "tx_bytes_per_s": ("tx_bytes", 1.0)}
+
+
+def _rates(before: dict, after: dict, dt: float, figures: dict, totalled: tuple, counted) -> tuple[dict, dict]:
+    """Per-device figures between two samples, and the totals over the devices `counted` accepts."""
     per_device = {}
-    total = {"read_bytes_per_s": 0.0, "write_bytes_per_s": 0.0}
+    total = dict.fromkeys(totalled, 0.0)
     for name, now in after.items():
         then = before.get(name)
         if not isinstance(then, dict) or not isinstance(now, dict):
             continue
-        entry = {"read_bytes_per_s": _per_second(then, now, "sectors_read", dt, SECTOR_BYTES),
-                 "write_bytes_per_s": _per_second(then, now, "sectors_written", dt, SECTOR_BYTES),
-                 "reads_per_s": _per_second(then, now, "reads_completed", dt),
-                 "writes_per_s": _per_second(then, now, "writes_completed", dt)}
+        entry = {figure: _per_second(then, now, counter, dt, scale) for figure, (counter, scale) in figures.items()}
         per_device[name] = entry
-        if not name.startswith(_VIRTUAL_DISK_PREFIXES) and not is_partition(name, after):
+        if counted(name):
             _add_into(total, entry)
     return per_device, total
 
 
+def _disk_rates(before: dict, after: dict, dt: float) -> tuple[dict, dict]:
+    # virtual devices and partitions would count the same bytes twice
+    return _rates(before, after, dt, _DISK_FIGURES, ("read_bytes_per_s", "write_bytes_per_s"),
+                  lambda name: not name.startswith(_VIRTUAL_DISK_PREFIXES) and not is_partition(name, after))
+
+
 def _net_rates(before: dict, after: dict, dt: float) -> tuple[dict, dict]:
-    per_iface = {}
-    total = {"rx_bytes_per_s": 0.0, "tx_bytes_per_s": 0.0}
-    for name, now in after.items():
-        then = before.get(name)
-        if not isinstance(then, dict) or not isinstance(now, dict):
-            continue
-        entry = {"rx_bytes_per_s": _per_second(then, now, "rx_bytes", dt),
-                 "tx_bytes_per_s": _per_second(then, now, "tx_bytes", dt)}
-        per_iface[name] = entry
-        if name != "lo":
-            _add_into(total, entry)
-    return per_iface, total
+    return _rates(before, after, dt, _NET_FIGURES, ("rx_bytes_per_s", "tx_bytes_per_s"), lambda name: name != "lo")
 
 
 _CPU_BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "steal")  # guest time is inside user/nice
