@@ -116,7 +116,10 @@ def test_one_invocation_writes_the_plan_and_dlio_metric_names(venv_bin, plan, tm
     # counts and phases come from the engine's per-epoch stats; nothing else is wrong with the leaf
     assert [f for f in verdict["findings"] if f["outcome"] in ("INVALID", "ERROR")] == []
     # the summary's host memory is read: 64 MiB per checkpoint is far below 3x it, in one invocation
-    assert [f["rule"] for f in verdict["findings"] if f["outcome"] == "WARNING"] == ["CKPT-CACHE-RATIO"]
+    warnings = [f["rule"] for f in verdict["findings"] if f["outcome"] == "WARNING"]
+    assert "CKPT-CACHE-RATIO" in warnings
+    # besides: the test tree has no systems/<system>.yaml and .pdf, which `mlps report` writes later
+    assert set(warnings) <= {"CKPT-CACHE-RATIO", "SYS-DESCRIPTION"}, warnings
     assert verdict["verdict"] == "OPEN"
 
 
