@@ -523,8 +523,12 @@ def _nfs_rates(before: dict, after: dict, dt: float) -> dict:
         b0, b1 = then.get("bytes") or {}, now.get("bytes") or {}
         read = [_delta(b0.get(k), b1.get(k)) for k in ("normal_read", "direct_read")]
         write = [_delta(b0.get(k), b1.get(k)) for k in ("normal_write", "direct_write")]
+        # what the server sent (READ replies): unlike normal_read, pages served from the client's
+        # cache are not in it, so it tells storage traffic from page-cache hits
+        server = _delta(b0.get("server_read"), b1.get("server_read"))
         out[mount] = {"read_bytes_per_s": None if None in read else round(sum(read) / dt, 3),
-                      "write_bytes_per_s": None if None in write else round(sum(write) / dt, 3)}
+                      "write_bytes_per_s": None if None in write else round(sum(write) / dt, 3),
+                      "server_read_bytes_per_s": None if server is None else round(server / dt, 3)}
     return out
 
 

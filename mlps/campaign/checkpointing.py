@@ -367,8 +367,10 @@ def start_invocation(*, plan: dict, invocation: dict, staging_dir: str, engine: 
     if configs:
         write_configs(leaf, configs)
     phase.write_inputs(leaf, {}, copies)
+    named = phase.write_provenance(leaf, benchmark=BENCHMARK, command="run", stamp=stamp, context=context,
+                                   config={"model": plan.get("model"), **overrides})
     record = {
-        **context, **plan.get("record", {}),
+        **context, **plan.get("record", {}), **named,
         "benchmark": BENCHMARK, "benchmark_type": BENCHMARK, "command": "run", "timestamp": stamp,
         "run_datetime": stamp, "invocation": invocation, "status": "running", "started_at": frame.utc_now(),
         "ranks_per_host": dict(slots),

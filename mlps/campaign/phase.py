@@ -15,7 +15,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from mlps.campaign import frame
+from mlps.campaign import frame, provenance
 from mlps.errors import UserError
 from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement
 
@@ -72,6 +72,13 @@ def write_inputs(leaf, files: dict, copies: dict) -> None:
     for name, source in copies.items():
         if source and Path(source).is_file():
             shutil.copyfile(source, Path(leaf) / frame.check_name("file name", name))
+
+
+def write_provenance(leaf, *, benchmark: str, command: str, stamp: str, context: dict, config: dict) -> dict:
+    """provenance.json into the leaf; returns the metadata field that names it."""
+    document = provenance.build(benchmark=benchmark, command=command, stamp=stamp, context=context, config=config)
+    frame.write_json_atomic(Path(leaf) / provenance.FILE, document)
+    return {"provenance_file": provenance.FILE}
 
 
 def number(value):

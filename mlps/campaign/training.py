@@ -231,8 +231,10 @@ def start_phase(*, workload_dir, command: str, index: int, runs: int, staging_di
     if check:
         return {**names, "changed": False}
     phase.write_inputs(leaf, files, copies)
+    named = phase.write_provenance(leaf, benchmark=BENCHMARK, command=command, stamp=stamp, context=context,
+                                   config={"workload": dlio.get("workload"), **overrides})
     record = {
-        **context,
+        **context, **named,
         "benchmark": BENCHMARK, "command": command, "timestamp": stamp, "run_index": index,
         "warmup": command == "run" and index == 1, "status": "running", "started_at": frame.utc_now(),
         "ranks_per_host": dict(slots), "override_parameters": overrides, "extra_overrides": dlio.get("extra", {}),

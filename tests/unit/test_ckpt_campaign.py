@@ -323,7 +323,7 @@ def test_start_records_the_leaf_as_running_with_the_exact_commands(tmp_path):
     assert meta["timeseries"] == f"checkpointing_{leaf.name}_timeseries" and meta["drop_caches"] == "not dropped"
     assert meta["versions"] == {"mpi": "x"} and meta["cluster_info"] == "cluster_info.json"
     assert {p.name for p in leaf.iterdir()} == {f"checkpointing_{leaf.name}_metadata.json", "fs_separation.json",
-                                                 "cluster_info.json", "dlio_config"}
+                                                 "cluster_info.json", "dlio_config", "provenance.json"}
 
 
 def test_start_in_check_mode_writes_nothing(tmp_path):

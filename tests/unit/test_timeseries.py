@@ -343,12 +343,13 @@ def test_rates_from_hand_made_counters():
                           "nvme0n1": disk(0, 100, 0, 1), "nvme0n1p1": disk(0, 100)},
                    {"lo": {"rx_bytes": 0, "tx_bytes": 0}, "eth0": {"rx_bytes": 0, "tx_bytes": 10}},
                    CPU_A, 4096, {"/mnt/data": {"bytes": {"normal_read": 0, "direct_read": 0, "normal_write": 0,
-                                                          "direct_write": 0}}})
+                                                          "direct_write": 0, "server_read": 0}}})
     second = sample(12.0, {"sda": disk(3000, 0, 30, 0), "sda1": disk(3000, 0), "dm-0": disk(2000, 0),
                            "nvme0n1": disk(0, 4100, 0, 9), "nvme0n1p1": disk(0, 4100)},
                     {"lo": {"rx_bytes": 5000, "tx_bytes": 5000}, "eth0": {"rx_bytes": 1000, "tx_bytes": 410}},
                     CPU_B, 8192, {"/mnt/data": {"bytes": {"normal_read": 4096, "direct_read": 4096,
-                                                           "normal_write": 0, "direct_write": 2048}}})
+                                                           "normal_write": 0, "direct_write": 2048,
+                                                           "server_read": 1024}}})
     [rate] = ts.rates([first, second])
     assert (rate["dt"], rate["mono"], rate["host"]) == (2.0, 12.0, "h1")
     assert rate["disk"]["sda"] == {"read_bytes_per_s": 2000 * 512 / 2, "write_bytes_per_s": 0.0,
@@ -361,7 +362,9 @@ def test_rates_from_hand_made_counters():
     # busy = user 60 + system 20 (guest is inside user); idle = 100 + iowait 20; 80 / 200
     assert rate["cpu_busy_pct"] == 40.0
     assert rate["page_cache_bytes"] == 8192
-    assert rate["nfs"] == {"/mnt/data": {"read_bytes_per_s": 4096.0, "write_bytes_per_s": 1024.0}}
+    # server_read: only what came from the server (normal_read also counts page-cache hits)
+    assert rate["nfs"] == {"/mnt/data": {"read_bytes_per_s": 4096.0, "write_bytes_per_s": 1024.0,
+                                         "server_read_bytes_per_s": 512.0}}
 
 
 def test_rates_mark_counters_that_went_back_and_skip_backwards_time():
