@@ -100,7 +100,10 @@ def run_started(results: Path, staging: str, index: int) -> bool:
     runs = leaves(results)
     if len(runs) < index:
         return False
-    meta = metadata(runs[index - 1])
+    try:
+        meta = metadata(runs[index - 1])
+    except FileNotFoundError:   # the leaf exists; its inputs are written before its first metadata
+        return False
     return meta.get("status") == "running" and len([p for p in processes(staging) if "/run-" in p]) >= 2
 
 
