@@ -309,3 +309,51 @@ def get_checkpoint_model(name: str) -> CheckpointModel:
         return CHECKPOINT_MODELS[key]
     raise UserError(f"unknown checkpointing model {name!r}: expected one of "
                     f"{', '.join(CHECKPOINT_MODELS)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# KV-cache (rule book §6.3.1.1 Table KVCache-1, §6.3.2.1 locks; kv-cache.py model table)
+
+# Bytes of K and V per token: layers x kv heads x head dim x 2 (K, V) x 2 (fp16).
+KV_BYTES_PER_TOKEN = MappingProxyType({
+    "tiny-1b": 24_576, "mistral-7b": 131_072, "llama2-7b": 524_288,
+    "llama3.1-8b": 131_072, "llama3.1-70b-instruct": 327_680,
+})
+
+
+@dataclass(frozen=True)
+class KvOption:
+    """One Option of Table KVCache-1: what every client (MPI rank) runs."""
+
+    option: int
+    name: str
+    model: str
+    users: int
+    duration: int                 # seconds
+    gpu_mem_gb: float
+    cpu_mem_gb: float
+    max_concurrent_allocs: int
+    generation_mode: str
+    group_label: str              # the results table's column group
+
+
+KV_OPTIONS: Mapping[int, KvOption] = MappingProxyType({
+    o.option: o for o in (
+        KvOption(1, "Max Storage Stress", "llama3.1-8b", 200, 300, 0, 0, 16, "none", "llama3.1-8b Storage Only"),
+        KvOption(2, "Storage Throughput", "llama3.1-8b", 100, 300, 0, 4, 16, "none", "llama3.1-8b Storage + Mem"),
+        KvOption(3, "Large Model (70B)", "llama3.1-70b-instruct", 70, 300, 0, 0, 4, "none",
+                 "llama3.1-70b Storage Only"),
+    )
+})
+# §6.3.2.1: what CLOSED locks (the delay is slept after Options 1 and 2 only).
+KV_LOCKS = MappingProxyType({"seed": 42, "trials": 3, "inter_option_delay": 90})
+KV_GENERATION_MODES = ("none", "fast", "realistic")
+KV_RESULTS_MODEL = "llama3.1-8b"   # the model folder of a kv_cache run in published v3.0 trees
+
+
+def get_kv_option(option) -> KvOption:
+    """Option 1, 2 or 3 (int or text)."""
+    try:
+        return KV_OPTIONS[int(str(option).strip())]
+    except (KeyError, ValueError):
+        raise UserError(f"KV-cache option {option!r}: expected one of {', '.join(map(str, KV_OPTIONS))}") from None
