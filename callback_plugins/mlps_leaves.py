@@ -19,17 +19,18 @@ name: mlps_leaves
 type: aggregate
 short_description: Mark the results leaves of an interrupted campaign as interrupted
 description:
-  - Remembers the leaves mlps_campaign or mlps_ckpt_campaign opened (op phase_start) and closed
-    (op phase_end); at the end of the play or when the process exits, marks those whose metadata
-    still says running.
+  - Remembers the leaves mlps_campaign, mlps_ckpt_campaign or mlps_kvcache_campaign opened (op
+    phase_start) and closed (op phase_end, or finish); at the end of the play or when the process
+    exits, marks those whose metadata still says running.
 requirements:
   - mlps importable by the controller's Python (the project venv)
 """
 
 
 # The campaign actions whose phase_start results (marker, leaf, stamp) open a leaf and whose
-# phase_end results (leaf, status) close it: training's and checkpointing's.
-TRACKED_ACTIONS = ("mlps_campaign", "mlps_ckpt_campaign")
+# phase_end results (leaf, status) close it: training's, checkpointing's and KV-cache's (whose run
+# leaf holds every trial: a trial's end says `leaf_open`, and the run's finish closes it).
+TRACKED_ACTIONS = ("mlps_campaign", "mlps_ckpt_campaign", "mlps_kvcache_campaign")
 
 
 class CallbackModule(CallbackBase):
@@ -52,9 +53,9 @@ class CallbackModule(CallbackBase):
         leaf = record.get("leaf")
         if not leaf:
             return
-        if "marker" in record and record.get("changed"):
+        if ("marker" in record or record.get("opens_leaf")) and record.get("changed"):
             self._open[leaf] = record.get("stamp")
-        elif "status" in record:
+        elif "status" in record and not record.get("leaf_open"):
             self._open.pop(leaf, None)
 
     def v2_runner_on_ok(self, result):

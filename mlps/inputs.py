@@ -118,7 +118,8 @@ def check_env_names(name: str, env) -> list[str]:
 # What the preflight checks on every host: variable name -> check. A variable that is not set
 # (None) is skipped: the role that uses it has a default that passes.
 PATHS = ("mlps_data_dir", "mlps_results_dir", "mlps_venv", "mlps_preflight_mpirun", "mlps_training_staging_dir",
-         "mlps_checkpointing_folder", "mlps_checkpointing_staging_dir")
+         "mlps_checkpointing_folder", "mlps_checkpointing_staging_dir", "mlps_kvcache_cache_dir",
+         "mlps_kvcache_staging_dir")
 NAMES = ("mlps_preflight_model", "mlps_preflight_accelerator", "mlps_preflight_division",
          "mlps_training_org", "mlps_training_system")
 OVERRIDES = ("mlps_training_overrides", "mlps_training_extra_overrides")

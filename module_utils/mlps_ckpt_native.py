@@ -524,8 +524,11 @@ def probe_folders(paths: list) -> dict:
             probed = os.path.dirname(probed)
         try:
             stat = os.statvfs(probed)
+            # a file where a folder is wanted, or a folder we may not write, cannot hold the new one
             out["paths"][path] = {"free_bytes": stat.f_bavail * stat.f_frsize, "dev": os.stat(probed).st_dev,
-                                  "fs_key": [stat.f_fsid, stat.f_blocks, stat.f_frsize], "probed": probed}
+                                  "fs_key": [stat.f_fsid, stat.f_blocks, stat.f_frsize], "probed": probed,
+                                  "exists": probed == os.path.abspath(path), "is_dir": os.path.isdir(probed),
+                                  "writable": os.access(probed, os.W_OK | os.X_OK)}
         except OSError as exc:
             out["paths"][path] = {"free_bytes": None, "error": "{}: {}".format(probed, exc.strerror)}
     return out

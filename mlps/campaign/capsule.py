@@ -22,6 +22,8 @@ from mlps.campaign import frame, provenance
 from mlps.errors import UserError
 
 SCHEMA = "mlps-capsule/1"
+# The playbook that reruns a benchmark, where it is not run_<benchmark>.yml.
+PLAYBOOKS = {"kv_cache": "run_kvcache.yml"}
 REDACTED = "<redacted>"
 # The same default as roles/mlps_phase/defaults/main.yml (mlps_phase_secret_names).
 REDACT_NAMES = "(?i)(token|secret|passw|key|credential|auth)"
@@ -84,7 +86,7 @@ def build(*, benchmark: str, campaign_id: str, hosts: dict, groups: dict, invent
     venv_marker: the client venv's ready marker (module_utils/mlps_venv.py), None when unreadable;
     versions: what the campaign read on the launcher (dlio_benchmark, python, mpi, ...)."""
     pattern = _pattern(secret_names)
-    playbook = f"playbooks/run_{frame.check_name('benchmark', benchmark)}.yml"
+    playbook = f"playbooks/{PLAYBOOKS.get(benchmark) or 'run_' + frame.check_name('benchmark', benchmark) + '.yml'}"
     extra, redacted = _extra_argv(extra_vars, pattern)
     argv = ["ansible-playbook", *[part for source in inventory for part in ("-i", str(source))], playbook, *extra]
     dlio_version = (versions or {}).get("dlio_benchmark")

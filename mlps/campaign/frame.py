@@ -85,14 +85,21 @@ def write_json_atomic(path, data) -> Path:
     return _write_json_atomic(path, data, sort_keys=True, default=str)
 
 
-def update_metadata(leaf, stamp: str, changes: dict, benchmark: str) -> dict:
-    """Merge `changes` into the leaf's metadata (top-level keys replaced) and write it atomically;
-    a new file gets the schema `mlps-<benchmark>-metadata/1`."""
+def read_metadata(leaf, stamp: str, benchmark: str) -> dict:
+    """The leaf's metadata ({} when it has none yet)."""
     path = Path(leaf) / metadata_name(stamp, benchmark)
     current = load_json(path) if path.is_file() else {}
     if not isinstance(current, dict):
         raise UserError(f"{path}: expected a JSON object of run metadata, found {type(current).__name__}; "
                         "restore the file or move the leaf aside")
+    return current
+
+
+def update_metadata(leaf, stamp: str, changes: dict, benchmark: str) -> dict:
+    """Merge `changes` into the leaf's metadata (top-level keys replaced) and write it atomically;
+    a new file gets the schema `mlps-<benchmark>-metadata/1`."""
+    path = Path(leaf) / metadata_name(stamp, benchmark)
+    current = read_metadata(leaf, stamp, benchmark)
     if changes.get("status") is not None and changes["status"] not in STATUSES:
         raise UserError(f"status {changes['status']!r}: expected one of {', '.join(STATUSES)}")
     current.update(changes)
@@ -146,16 +153,18 @@ def utc_now() -> str:
 
 
 # --- collecting outputs --------------------------------------------------------------------------
-def extract_outputs(archives: list, leaf, routes: dict, limits: dict | None = None) -> tuple[list[str], dict]:
+def extract_outputs(archives: list, leaf, routes: dict, limits: dict | None = None,
+                    names=archive_intake.DLIO_OUTPUTS) -> tuple[list[str], dict]:
     """Unpack the per-host staging archives ((host, path) pairs) into the leaf, in order (the
     launcher's last, so its summary and log win); `routes` maps each top folder of an archive to
     its folder under the leaf. Each archive is checked before it is unpacked
     (mlps.campaign.archive_intake: size and count caps, plain files only, only the names that
-    host's phase writes). Returns the files written and {host: reason} for every archive refused."""
+    host's phase writes: `names`, the benchmark's pattern). Returns the files written and
+    {host: reason} for every archive refused."""
     written, refused = set(), {}
     for host, archive in archives:
         try:
-            written.update(archive_intake.unpack(archive, host, leaf, routes, limits))
+            written.update(archive_intake.unpack(archive, host, leaf, routes, limits, names))
         except archive_intake.ArchiveRefused as exc:
             refused[host] = str(exc)
     return sorted(written), refused

@@ -15,7 +15,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from mlps.campaign import frame, provenance
+from mlps.campaign import archive_intake, frame, provenance
 from mlps.errors import UserError
 from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement
 
@@ -101,26 +101,33 @@ def status_of(job: dict) -> str:
     return "failed"
 
 
-def collect(leaf: Path, hosts: list, launcher: str, archives: dict, routes: dict) -> tuple[list[str], dict]:
+def collect(leaf: Path, hosts: list, launcher: str, archives: dict, routes: dict,
+            names=archive_intake.DLIO_OUTPUTS) -> tuple[list[str], dict]:
     """Unpack every host's archive (launcher last); the fetched archives never stay in the leaf,
     whatever happens, so a leaf never keeps a client's `.incoming-*` file."""
     order = [h for h in hosts if h != launcher and h in archives] + ([launcher] if launcher in archives else [])
     try:
-        return frame.extract_outputs([(h, archives[h]) for h in order], leaf, routes)
+        return frame.extract_outputs([(h, archives[h]) for h in order], leaf, routes, names=names)
     finally:
         for path in [*archives.values(), *Path(leaf).glob(".incoming-*")]:
             Path(path).unlink(missing_ok=True)
 
 
 def end(*, benchmark: str, leaf, stamp: str, label: str, hosts: list, launcher: str, archives: dict, job: dict,
-        waited: dict, samples: dict, unreachable: list, record: dict | None = None, what: str = "") -> dict:
+        waited: dict, samples: dict, unreachable: list, record: dict | None = None, what: str = "",
+        output_names=archive_intake.DLIO_OUTPUTS, series_sub: str = "", nest: str = "") -> dict:
     """Unpack what the clients sent (the launcher's last, so its summary and log win), decide the
     status and write it with the benchmark's own `record` fields; a failure names the host(s) and
     the phase (`what` is said after the label: "invocation" for checkpointing). An archive refused
-    on intake fails a phase that otherwise completed, naming the host that sent it."""
+    on intake fails a phase that otherwise completed, naming the host that sent it.
+
+    A leaf that holds several phases (KV-cache: one run leaf, a phase per trial) passes `nest`: the
+    phase's record then goes to `metadata[nest][label]` and the leaf's own status is left to the
+    benchmark; `series_sub` keeps each phase's time series in its own folder under the leaf's."""
     leaf = Path(leaf)
-    files, refused = collect(leaf, hosts, launcher, archives,
-                             routes={OUTPUT_PART: ".", SERIES_PART: series_dir(benchmark, stamp)})
+    series = series_dir(benchmark, stamp) + (f"/{series_sub}" if series_sub else "")
+    files, refused = collect(leaf, hosts, launcher, archives, routes={OUTPUT_PART: ".", SERIES_PART: series},
+                             names=output_names)
     launched = status_of(job)
     status = "failed" if refused and launched == "completed" else launched
     rc = None if job.get("rc") is None else int(job["rc"])
@@ -145,5 +152,9 @@ def end(*, benchmark: str, leaf, stamp: str, label: str, hosts: list, launcher: 
         out["failure"] = {"phase": label, "hosts": culprit, "lost_hosts": lost, "reason": reason}
         out["message"] = (f"{label}{' ' + what if what else ''} {status} on {', '.join(culprit)}"
                           f"{' (host lost during the run)' if lost else ''}: {reason}")
+    if nest:
+        current = frame.read_metadata(leaf, stamp, benchmark)
+        out = {nest: {**(current.get(nest) or {}), label: {**(current.get(nest) or {}).get(label, {}), **out}}}
     frame.update_metadata(leaf, stamp, out, benchmark)
-    return {"leaf": str(leaf), "status": status, "message": out["message"], "files": files, "missing_hosts": missing}
+    message = out[nest][label]["message"] if nest else out["message"]
+    return {"leaf": str(leaf), "status": status, "message": message, "files": files, "missing_hosts": missing}

@@ -53,6 +53,9 @@ def plan_bytes(s: Settings, num_hosts: int, memory: int, unknown_memory: list[st
         if _whole(s.checkpoint_processes, "", 0)[0] is None or _whole(s.checkpoint_writes, "", 0)[0] is None:
             return Plan(None, "unknown: the checkpoint counts are invalid (see inventory_values)")
         return _checkpoint_plan(s)
+    if s.benchmark == "kv_cache":
+        # The engine sizes its storage tier itself (95 % of the cache filesystem's free space).
+        return Plan(0, "kv_cache: each rank caps its storage tier at 95 % of the cache folder's free space")
     return _training_plan(s, num_hosts, memory, unknown_memory)
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 SCHEMA = "mlps-preflight/1"
 GIB = 2**30
 ERROR, WARNING = "error", "warning"
-BENCHMARKS = ("training", "checkpointing")
+BENCHMARKS = ("training", "checkpointing", "kv_cache")
 DIVISIONS = ("closed", "open")
 CLUSTER = "all clients"      # host of the rows about the clients together
 CONTROLLER = "controller"    # host of the rows about the controller's results directory

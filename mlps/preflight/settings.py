@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlps import inputs
-from mlps.campaign import checkpointing
+from mlps.campaign import checkpointing, kv_cache
 from mlps.errors import UserError
 from mlps.preflight.checks import BENCHMARKS, CLOCK_WARN_SECONDS, DIVISIONS, GIB
 from mlps.rulebook.workloads import (
@@ -45,6 +45,9 @@ class Settings:
     checkpoint_subset: object = False
     checkpoint_engine: str = "auto"
     checkpoint_folder: str = ""
+    kv_options: object = "1,2,3"
+    kv_num_processes: object = 0
+    kv_npernode: object = 0
     data_bytes: object = 0
     results_bytes: object = GIB
     mpi: str = "openmpi"
@@ -93,6 +96,8 @@ def value_problems(s: Settings) -> list[str]:
         problems += [p for p in (_whole(s.checkpoint_processes, "checkpoint processes", 0)[1],
                                  _whole(s.checkpoint_writes, "checkpoint writes", 0)[1]) if p]
         problems += _checkpoint_problems(s) if not problems else []
+    elif s.benchmark == "kv_cache":
+        problems += _kv_problems(s)
     else:
         try:
             get_training_workload(s.model, s.accelerator)
@@ -105,6 +110,16 @@ def value_problems(s: Settings) -> list[str]:
         if problem:
             problems.append(problem)
     return problems
+
+
+def _kv_problems(s: Settings) -> list[str]:
+    """The Options and the client layout (the campaign's plan checks memory and folders itself)."""
+    try:
+        kv_cache.parse_options(s.kv_options)
+        kv_cache.client_layout(["host"], s.kv_num_processes, s.kv_npernode)
+    except UserError as exc:
+        return [str(exc)]
+    return []
 
 
 def _flag(value) -> bool | None:
@@ -158,5 +173,11 @@ def ranks_per_host(s: Settings, hosts: list[str]) -> dict[str, int] | None:
         processes = processes or model.closed_processes
         counts = dict(placement(processes, hosts)) if hosts else {}
         return {host: counts.get(host, 0) for host in hosts}
+    if s.benchmark == "kv_cache":
+        try:
+            _ranks, per_node = kv_cache.client_layout(hosts or ["host"], s.kv_num_processes, s.kv_npernode)
+        except UserError:
+            return None
+        return dict.fromkeys(hosts, per_node)
     per_host = _whole(s.accelerators_per_host, "", 1)[0]
     return None if per_host is None else dict.fromkeys(hosts, per_host)
