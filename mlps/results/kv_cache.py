@@ -305,8 +305,8 @@ def _option(option: int, trial_numbers: list, expected: int, by_location: dict) 
             rate = _num(stats.get("cache_hit_rate"))
             if rate is not None:
                 hit_rates.append(rate)
-        for key in sums:
-            sums[key].append(trial_sums[key])
+        for key, values in sums.items():
+            values.append(trial_sums[key])
         p95_per_trial.append(max(trial_p95) if trial_p95 else 0.0)
         per_trial.append({"trial": trial, "ranks_present": present,
                           "read_bandwidth_gbps": trial_sums["aggregated_read_bandwidth_gbps"],
@@ -406,24 +406,32 @@ def summary_differences(stored: dict, computed: dict, rel_tol: float = REL_TOL) 
 
 def _diff(stored, computed, rel_tol, path) -> list:
     if isinstance(stored, dict):
-        if not isinstance(computed, dict):
-            return [(path or ".", stored, computed)]
-        out = []
-        for key, value in stored.items():
-            sub = f"{path}.{key}" if path else str(key)
-            out.extend(_diff(value, computed[key], rel_tol, sub) if key in computed else [(sub, value, None)])
-        return out
+        return _diff_dict(stored, computed, rel_tol, path)
     if isinstance(stored, list):
-        if path.endswith(("missing_files", "cpu_tier_ranks")) and isinstance(computed, list):
-            return [] if _locations(stored) == _locations(computed) else [(path, stored, computed)]
-        if not isinstance(computed, list) or len(stored) != len(computed):
-            return [(path, stored, computed)]
-        return [d for i, (a, b) in enumerate(zip(stored, computed, strict=True))
-                for d in _diff(a, b, rel_tol, f"{path}[{i}]")]
+        return _diff_list(stored, computed, rel_tol, path)
     a, b = _num(stored), _num(computed)
-    if a is not None and b is not None:
-        return [] if math.isclose(a, b, rel_tol=rel_tol, abs_tol=0.0) else [(path, stored, computed)]
-    return [] if stored == computed else [(path, stored, computed)]
+    numeric = a is not None and b is not None
+    same = math.isclose(a, b, rel_tol=rel_tol, abs_tol=0.0) if numeric else stored == computed
+    return [] if same else [(path, stored, computed)]
+
+
+def _diff_dict(stored: dict, computed, rel_tol, path) -> list:
+    if not isinstance(computed, dict):
+        return [(path or ".", stored, computed)]
+    out = []
+    for key, value in stored.items():
+        sub = f"{path}.{key}" if path else str(key)
+        out.extend(_diff(value, computed[key], rel_tol, sub) if key in computed else [(sub, value, None)])
+    return out
+
+
+def _diff_list(stored: list, computed, rel_tol, path) -> list:
+    if path.endswith(("missing_files", "cpu_tier_ranks")) and isinstance(computed, list):
+        return [] if _locations(stored) == _locations(computed) else [(path, stored, computed)]
+    if not isinstance(computed, list) or len(stored) != len(computed):
+        return [(path, stored, computed)]
+    return [d for i, (a, b) in enumerate(zip(stored, computed, strict=True))
+            for d in _diff(a, b, rel_tol, f"{path}[{i}]")]
 
 
 def _locations(paths: list) -> list:

@@ -1,8 +1,8 @@
 """What the results reader produces: a Tree of Workloads, each a list of Leaves (one invocation each).
 
 A Leaf keeps only the parsed pieces the rules read (summary, per-epoch stats, overrides, the merged
-DLIO config, metadata, fs-separation evidence, a KV-cache leaf's per-rank results) plus the names of the files that were there, so a
-rule can say exactly which file is missing.
+DLIO config, metadata, fs-separation evidence, a KV-cache leaf's per-rank results) plus the names of
+the files that were there, so a rule can say exactly which file is missing.
 """
 
 from __future__ import annotations
