@@ -422,6 +422,9 @@ def _diff_dict(stored: dict, computed, rel_tol, path) -> list:
     for key, value in stored.items():
         sub = f"{path}.{key}" if path else str(key)
         out.extend(_diff(value, computed[key], rel_tol, sub) if key in computed else [(sub, value, None)])
+    if path == "trial_failures":
+        # a failure the stored summary leaves out is a difference too (only stored keys count elsewhere)
+        out.extend((f"{path}.{key}", None, value) for key, value in computed.items() if key not in stored)
     return out
 
 
