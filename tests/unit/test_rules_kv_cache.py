@@ -29,9 +29,9 @@ def meta_path(leaf):
 
 
 def test_every_kv_rule_is_registered():
-    assert KV_RULES == sorted([
-        "KV-CLIENTS", "KV-CLOSED-IMMUTABLE", "KV-CPU-TIER", "KV-ENGINE", "KV-FS-SEPARATION", "KV-ISOLATION",
-        "KV-LEAF-METADATA", "KV-LOCKS", "KV-NO-AUTOSCALE", "KV-OPTIONS", "KV-PARTIAL", "KV-SCALE", "KV-SUMMARY"])
+    expected = ["KV-CLIENTS", "KV-CLOSED-IMMUTABLE", "KV-CPU-TIER", "KV-ENGINE", "KV-FS-SEPARATION", "KV-ISOLATION",
+                "KV-LEAF-METADATA", "KV-LOCKS", "KV-NO-AUTOSCALE", "KV-OPTIONS", "KV-PARTIAL", "KV-SCALE", "KV-SUMMARY"]
+    assert expected == KV_RULES
 
 
 def test_a_complete_closed_leaf_passes_every_kv_rule(tmp_path):

@@ -340,7 +340,7 @@ class KvFsSeparation(KvRule):
 
 class KvLeafMetadata(KvRule):
     id = "KV-LEAF-METADATA"
-    section = "LEAF-01"
+    section = "2.1.14-2.1.20"
     description = "a run leaf holds exactly one kv_cache_<ts>_metadata.json, of a kv_cache run"
     choice = "a leaf without metadata cannot be checked (UNCHECKED); two metadata files are INVALID"
 
