@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mlps.report.build import build
 from mlps.report.tables import kv_cells
 from mlps.results import kv_cache
 from mlps.results.figures import kv_results
@@ -201,3 +202,19 @@ def test_the_latest_error_free_leaf_is_the_one_reported(tmp_path):
                                  "partial_failure": True, "host_count": 9})
     (workload,) = read_tree(tmp_path).workloads
     assert kv_results(workload.runs)["from_leaf"] == STAMP
+
+
+def test_the_report_shows_each_option_and_fills_the_kv_row(tmp_path):
+    build_kv_leaf(tmp_path / "tree")
+    outcome = build(tmp_path / "tree", tmp_path / "out")
+    page = outcome.html.read_text()
+    for title in ("Option 1: Max Storage Stress", "Option 2: Storage Throughput", "Option 3: Large Model (70B)"):
+        assert title in page
+    assert page.count("<svg") == 3 * 2           # per Option: bandwidth per trial, P95 per rank
+    assert "Read bandwidth per trial" in page and "P95 storage time per rank (max over trials)" in page
+    assert "P95 device read (ms, rule book 6.3.4.3)" in page and "share of KV bytes read from the cpu tier" in page
+    (row,) = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert row["Benchmark Type"] == "KVCache" and row["KVCache - # Client Nodes"] == 2
+    figures = kv_results(next(iter(read_tree(tmp_path / "tree").workloads)).runs)
+    assert row["KVCache llama3.1-8b Storage + Mem - Read B/W (GiB/s)"] == pytest.approx(
+        figures["option_2"]["aggregated_read_bandwidth_gbps"])
