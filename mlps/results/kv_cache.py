@@ -31,7 +31,8 @@ from pathlib import Path
 from statistics import fmean
 
 from mlps import tree_walk
-from mlps.jsonio import MAX_BYTES, ReadError, parse_json, read_bytes
+from mlps.errors import UserError
+from mlps.jsonio import MAX_BYTES, ReadError, parse_json, read_bytes, write_json_atomic
 from mlps.results.models import Problem
 from mlps.safe_path import OutsideRoot, open_under
 
@@ -327,6 +328,31 @@ def _option(option: int, trial_numbers: list, expected: int, by_location: dict) 
     # share of the KV bytes read that each tier served (the "tier hit rates" of the report)
     out["tier_read_share"] = {tier: (tier_bytes[tier] / read_total if read_total else None) for tier in TIERS}
     return out
+
+
+# --- writing a leaf's summary (the campaign) ------------------------------------------------------------
+def write_summary(leaf_dir, metadata: dict) -> dict:
+    """Aggregate the rank files below our run leaf `leaf_dir` as its `metadata` (schema
+    mlps-kv_cache-metadata/1) describes the run, write `summary.json` atomically and return it."""
+    leaf_dir = Path(leaf_dir)
+    layout = {}
+    for key in ("npernode", "host_count", "num_processes", "trials_per_option"):
+        value = metadata.get(key) if isinstance(metadata, dict) else None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserError(f"{leaf_dir}: KV-cache metadata field {key}={value!r}: expected a whole number >= 1; "
+                            "record the run's layout in the metadata before writing its summary")
+        layout[key] = value
+    options = metadata.get("options")
+    if not (isinstance(options, list) and options and all(o in (1, 2, 3) and not isinstance(o, bool) for o in options)):
+        raise UserError(f"{leaf_dir}: KV-cache metadata field options={options!r}: expected a list of Options "
+                        "1, 2, 3 in the order run")
+    files = read_rank_files(leaf_dir, leaf_dir, leaf_dir.name)
+    summary = aggregate(files.results, npernode=layout["npernode"], host_count=layout["host_count"],
+                        total_ranks=layout["num_processes"], trials_per_option=layout["trials_per_option"],
+                        run_datetime=str(metadata.get("run_datetime") or leaf_dir.name), options=options,
+                        trial_failures=trial_failures_from_metadata(metadata))
+    write_json_atomic(leaf_dir / SUMMARY_NAME, summary, indent=2)
+    return summary
 
 
 # --- recomputing a leaf's summary ----------------------------------------------------------------------

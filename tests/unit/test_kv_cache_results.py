@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mlps.errors import UserError
 from mlps.report.build import build
 from mlps.report.tables import kv_cells
 from mlps.results import kv_cache
@@ -218,3 +219,22 @@ def test_the_report_shows_each_option_and_fills_the_kv_row(tmp_path):
     figures = kv_results(next(iter(read_tree(tmp_path / "tree").workloads)).runs)
     assert row["KVCache llama3.1-8b Storage + Mem - Read B/W (GiB/s)"] == pytest.approx(
         figures["option_2"]["aggregated_read_bandwidth_gbps"])
+
+
+def test_write_summary_gives_what_the_verifier_recomputes(tmp_path):
+    leaf = build_kv_leaf(tmp_path, skip={(2, 3, 0)})
+    stored = json.loads((leaf / "summary.json").read_text())
+    (leaf / "summary.json").unlink()
+    meta = json.loads((leaf / f"kv_cache_{STAMP}_metadata.json").read_text())
+    written = kv_cache.write_summary(leaf, meta)
+    assert json.loads((leaf / "summary.json").read_text()) == written
+    assert kv_cache.summary_differences(stored, written) == []
+    assert written["options"]["2"]["missing_files"] == ["option_2/trial_3/rank_0"]
+
+
+def test_write_summary_refuses_metadata_without_the_layout(tmp_path):
+    leaf = build_kv_leaf(tmp_path, trials=1)
+    meta = json.loads((leaf / f"kv_cache_{STAMP}_metadata.json").read_text())
+    meta["npernode"] = 0
+    with pytest.raises(UserError, match="npernode=0: expected a whole number >= 1"):
+        kv_cache.write_summary(leaf, meta)
