@@ -2,15 +2,15 @@
 
 Top to bottom: the verdict; findings grouped by outcome (INVALID, UNCHECKED, OPEN, WARNING, INFO;
 identical ones as one counted row) with the rules met for CLOSED; then per workload its figures, a
-per-run table, throughput across the runs with their spread, AU per epoch and the per-host time
-series with runs and epochs marked.
+per-run table, throughput across the runs with their spread, AU per epoch (a KV-cache workload: its
+Options, mlps.report.kv_page) and the per-host time series with runs and epochs marked.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from mlps.report import svg
+from mlps.report import kv_page, svg
 from mlps.results import figures
 from mlps.results.series import METRICS
 from mlps.rulebook.finding_groups import group_findings
@@ -189,6 +189,8 @@ def _workload(index: int, summary: dict, workload, document: dict, series: dict,
     charts = [c for c in charts if c]
     if charts:
         out.append(f'<h3>Across the runs</h3><div class="charts">{"".join(charts)}</div>')
+    if workload.benchmark == "kv_cache":
+        out.append(kv_page.options_view(summary.get("aggregate") or {}, dropped))
     out.append(_time_series(summary, workload, series, dropped))
     if dropped:
         out.append(f'<p class="muted">{_not_drawn(sum(dropped))}.</p>')

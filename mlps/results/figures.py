@@ -6,12 +6,15 @@ and §4.3.6, computed as the published v3.0 results table does).
 - v3.0 `run/results.json` (training): `train_mean_of_<x>` = mean over the measured leaves of the
   mean over epochs of `metric.train_<x>[]`; Read B/W (GiB/s) = mean of `train_io_mean_MB_per_second` / 1024.
 - checkpointing: mean of the write-phase (read-phase) leaves' save_* (load_*) figures.
+- KV-cache: the run summary recomputed from the rank files (mlps.results.kv_cache).
 Means are exact-sum arithmetic means (math.fsum), as `statistics.fmean`.
 """
 
 from __future__ import annotations
 
 import math
+
+from mlps.results import kv_cache
 
 
 def mean(values) -> float | None:
@@ -152,18 +155,50 @@ def checkpoint_results(leaves) -> dict:
     }
 
 
-# --- KV cache and VectorDB (figures copied from their run summaries) ------------------------------
+# --- KV cache (recomputed from the rank files, mlps.results.kv_cache) ------------------------------
 KV_FIELDS = ("aggregated_avg_throughput_tokens_per_sec", "aggregated_read_bandwidth_gbps",
-             "aggregated_write_bandwidth_gbps", "aggregated_p95_latency_ms")
+             "aggregated_write_bandwidth_gbps", "aggregated_p95_latency_ms",
+             "aggregated_storage_throughput_tokens_per_sec", "aggregated_device_read_p95_ms",
+             "aggregated_device_write_p95_ms", "aggregated_storage_read_p95_ms")
+KV_VIEWS = ("per_trial", "per_rank_p95", "cache_hit_rate_mean", "tier_read_share", "rank_count", "trial_count",
+            "partial_failure", "missing_files", "cpu_tier_ranks")
+
+
+KV_NOT_RESULTS = ("running", "failed", "timed_out", "interrupted", "skipped")
+
+
+def _kv_error_free(leaf) -> bool:
+    summary = leaf.summary if isinstance(leaf.summary, dict) else {}
+    return not summary.get("partial_failure") and not summary.get("trial_failures")
 
 
 def kv_results(leaves) -> dict:
-    leaf = leaves[-1] if leaves else None
-    options = (leaf.summary or {}).get("options") if leaf else None
+    """Per-Option figures of a KV-cache workload: from its latest error-free run leaf (else its latest),
+    recomputed from the rank files when the leaf has them, else copied from its summary.json
+    (`source` says which). `option_<O>` holds the table's figures, the labelled P95s and the views
+    the report draws (bandwidth per trial, P95 per rank, tier shares of the bytes read)."""
+    leaves = [leaf for leaf in leaves if not isinstance(leaf.metadata, dict)
+              or leaf.metadata.get("status") not in KV_NOT_RESULTS]
+    if not leaves:
+        return {}
+    clean = [leaf for leaf in leaves if _kv_error_free(leaf)]
+    leaf = (clean or leaves)[-1]
+    summary = kv_cache.recompute(leaf)
+    source = "rank files"
+    if summary is None:
+        summary, source = (leaf.summary if isinstance(leaf.summary, dict) else {}), "summary.json"
+    options = summary.get("options")
     if not isinstance(options, dict):
         return {}
-    return {f"option_{key}": {f: _number(opt.get(f)) for f in KV_FIELDS}
-            for key, opt in sorted(options.items()) if isinstance(opt, dict)}
+    out: dict = {"from_leaf": leaf.name, "source": source, "client_nodes": summary.get("host_count"),
+                 "total_ranks": summary.get("total_ranks"), "npernode": summary.get("npernode"),
+                 "partial_failure": summary.get("partial_failure")}
+    for key, opt in sorted(options.items(), key=lambda item: str(item[0])):
+        if isinstance(opt, dict):
+            figures = {f: _number(opt.get(f)) for f in KV_FIELDS}
+            figures.update({v: opt[v] for v in KV_VIEWS if v in opt})
+            out[f"option_{key}"] = figures
+    return out
 
 
 def vdb_results(leaves) -> dict:

@@ -1,8 +1,8 @@
 """What the results reader produces: a Tree of Workloads, each a list of Leaves (one invocation each).
 
 A Leaf keeps only the parsed pieces the rules read (summary, per-epoch stats, overrides, the merged
-DLIO config, metadata, fs-separation evidence) plus the names of the files that were there, so a
-rule can say exactly which file is missing.
+DLIO config, metadata, fs-separation evidence, a KV-cache leaf's per-rank results) plus the names of
+the files that were there, so a rule can say exactly which file is missing.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ class Leaf:
     cluster_info_file: str | None = None
     host_parts: tuple = ()                     # per-host subfolder names (v1.0 multi-host)
     rules_edition: str | None = None           # from provenance.json, when the tool stamped one
+    kv_ranks: object | None = None             # KV-cache run leaf: kv_cache.RankFiles of option_*/trial_*/rank_*
     problems: list = field(default_factory=list)
 
     # --- identity -------------------------------------------------------------------------

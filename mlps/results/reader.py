@@ -6,7 +6,7 @@ and listed; code trees inside results are skipped; symlinked directories are nev
 symlinked files only when they point inside the tree. Only what the rules read is parsed: the
 summary, one per-epoch file, the overrides list (by hand, it is a plain list), config.yaml (C YAML
 loader when available), metadata, fs_separation.json, shared_fs.json, cluster_info.json,
-provenance.json.
+provenance.json, and a KV-cache run leaf's `option_*/trial_*/rank_*` results (mlps.results.kv_cache).
 
 Symlinks: every file is opened below the root through mlps.safe_path (resolved, refused
 outside the tree, then opened component by component with O_NOFOLLOW), so no link that leaves the
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from mlps import tree_walk
 from mlps.jsonio import MAX_BYTES, YAML_MAX_BYTES, ReadError, parse_json, read_bytes
+from mlps.results import kv_cache
 from mlps.results.dlio_config import parse_config, parse_overrides
 from mlps.results.models import Leaf, Problem, Tree, Workload, parse_dir_timestamp
 
@@ -222,6 +223,10 @@ class _Walker:
                 leaf.rules_edition = prov["rules_edition"]
         self._read_cluster_info(leaf, path, rel, files, dirs)
         self._read_config_dir(leaf, path, rel, dirs, hosts)
+        if kv_cache.has_rank_folders(dirs):
+            # a KV-cache run leaf: its per-rank results, compacted (the summary is recomputed from them)
+            leaf.kv_ranks = kv_cache.read_rank_files(path, self.root, rel)
+            problems.extend(leaf.kv_ranks.problems)
         if leaf.metadata is not None and not isinstance(leaf.metadata, dict):
             leaf.problems.append(Problem("unparsable", f"{rel}/{leaf.metadata_file}", "expected a JSON object"))
             leaf.metadata = None

@@ -16,6 +16,7 @@ from pathlib import Path
 from mlps.rulebook.findings import Outcome, Verdict
 from mlps.rulebook.registry import all_rules
 from mlps.rulebook.verify import verify
+from tests.unit.kv_builder import build_kv_leaf
 
 START = datetime(2026, 1, 5, 10, 0, 0)
 RUN_SECONDS = 600
@@ -350,8 +351,10 @@ def test_every_rule_is_evaluated_on_the_valid_trees(tmp_path):
     build_training_workload(tmp_path / "a", accels=16, hosts=2, files=56_000)
     build_checkpoint_workload(tmp_path / "b")
     build_v1_workload(tmp_path / "c")
+    build_kv_leaf(tmp_path / "d")
     write_system_description(tmp_path / "a")
     write_system_description(tmp_path / "b")
+    write_system_description(tmp_path / "d")
     result = verify(tmp_path)
     never = [rule_id for rule_id, stats in result.rules.items() if stats["evaluated"] == 0]
     assert never == []

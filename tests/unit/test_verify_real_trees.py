@@ -45,9 +45,9 @@ def test_v3_trees_are_closed_but_for_files_the_copy_lacks(v3):
         path = finding.missing
         assert "<YYYYMMDD_HHMMSS>" in path or not (V3 / path).exists(), finding.line()
     rest = [f for f in v3.findings if not f.missing]
-    # KV-cache and VectorDB have no rules yet: reviewed CLOSED, but this verifier cannot vouch for them
+    # VectorDB has no rules yet: reviewed CLOSED, but this verifier cannot vouch for it
     unchecked = {f.workload for f in rest if f.outcome == Outcome.UNCHECKED}
-    assert {w["benchmark"] for w in v3.workloads if w["path"] in unchecked} == {"kv_cache", "vector_database"}
+    assert {w["benchmark"] for w in v3.workloads if w["path"] in unchecked} == {"vector_database"}
     checked = [f for f in rest if f.workload not in unchecked]
     assert verdict_of(checked) == Verdict.CLOSED, [f.line() for f in checked if f.outcome != Outcome.INFO]
 
@@ -104,8 +104,28 @@ def test_every_published_tree_gets_reviews_outcome_or_names_a_file_the_copy_lack
                 assert "<YYYYMMDD_HHMMSS>" in finding.missing or not (FIXTURES / finding.missing).exists(), \
                     finding.line()
         judged = verdict_of([f for f in own if not f.missing])
-        if workload["benchmark"] in ("kv_cache", "vector_database"):
+        if workload["benchmark"] == "vector_database":
             expected = Verdict.UNCHECKED
         else:
             expected = Verdict.OPEN if workload["division"] == "open" else Verdict.CLOSED
         assert judged == expected, (workload["path"], [f.line() for f in own if f.outcome != Outcome.INFO])
+
+
+def test_v3_kv_leaf_is_not_closed_and_names_the_files_the_copy_lacks(v3):
+    """The published KV leaf kept only summary.json: every KV rule that needs the metadata or the rank
+    files says so (UNCHECKED, naming them); nothing else is found against it."""
+    workload = next(w for w in v3.workloads if w["benchmark"] == "kv_cache")
+    assert workload["verdict"] == "UNCHECKED"
+    own = [f for f in v3.findings if f.workload == workload["path"] and f.rule_id.startswith("KV-")]
+    assert {f.rule_id: f.outcome for f in own} == {"KV-LEAF-METADATA": Outcome.UNCHECKED,
+                                                  "KV-SUMMARY": Outcome.UNCHECKED}
+    summary_finding = next(f for f in own if f.rule_id == "KV-SUMMARY")
+    assert summary_finding.message.endswith("only summary.json: the metadata and the 9 x 32 rank files are missing")
+    assert summary_finding.missing.endswith("option_<O>/trial_<T>/rank_<N>/kvcache_results_<YYYYMMDD_HHMMSS>.json")
+    figures = workload["aggregate"]
+    assert figures["source"] == "summary.json" and figures["client_nodes"] == 16 and figures["total_ranks"] == 32
+    leaf = V3 / workload["path"] / "run" / "20260807_155647" / "summary.json"
+    published = json.loads(leaf.read_text())
+    for key in ("1", "2", "3"):
+        for name in ("aggregated_read_bandwidth_gbps", "aggregated_p95_latency_ms"):
+            assert figures[f"option_{key}"][name] == published["options"][key][name]

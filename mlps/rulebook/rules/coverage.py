@@ -38,7 +38,7 @@ class BenchmarkUnchecked(Rule):
         return [self.finding(
             f"no rule of this verifier checks {workload.benchmark} results of edition {ctx.edition.name}; "
             "its files were read but nothing in them was judged",
-            expected="a benchmark the verifier checks (training, checkpointing)",
+            expected="a benchmark the verifier checks (training, checkpointing, kv_cache)",
             actual=f"{workload.benchmark} (edition {ctx.edition.name})", evidence=workload.rel,
             fix="have the result reviewed by hand; mlps cannot say whether it is CLOSED")]
 
