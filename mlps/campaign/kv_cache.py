@@ -398,7 +398,7 @@ def finish(*, leaf, stamp: str, stopped: str = "") -> dict:
     current = frame.read_metadata(leaf, stamp, BENCHMARK)
     trials = current.get(NESTED) or {}
     stopping = [(k, t) for k, t in trials.items() if t.get("status") != "completed" and not t.get("partial")]
-    summary = kv_results.write_summary(Path(leaf))
+    summary = kv_results.write_summary(Path(leaf), current)
     if stopping:
         key, first = stopping[0]
         status = first.get("status") if first.get("status") in frame.STATUSES else "failed"
@@ -416,15 +416,15 @@ def finish(*, leaf, stamp: str, stopped: str = "") -> dict:
 
 
 def write_results_json(workload: Path) -> dict:
-    """results.json beside the run folder: each run leaf's per-Option figures."""
-    from mlps.results import kv_cache as kv_results  # noqa: PLC0415
+    """results.json beside the run folder: the per-Option figures of the workload's latest clean run."""
+    from mlps.results.figures import kv_results  # noqa: PLC0415 - the reader pulls in yaml
+    from mlps.results.reader import read_tree  # noqa: PLC0415
 
-    runs = [leaf for leaf, meta in frame.leaves_with_metadata(Path(workload) / "run", BENCHMARK)
-            if meta.get("status") == "completed"]
-    if not runs:
-        raise UserError(f"{workload}: no completed kv_cache run leaves to compute results.json from")
+    runs = [leaf for wl in read_tree(workload).workloads for leaf in wl.runs]
+    figures = kv_results(runs)
+    if not figures:
+        raise UserError(f"{workload}: no kv_cache run leaf with a summary to compute results.json from")
     document = {"schema": "mlps-kv_cache-results/1", "toolkit_version": __version__,
-                "runs": [leaf.name for leaf in runs], "results": kv_results.kv_results(runs),
-                "generated_at": frame.utc_now()}
+                "runs": [leaf.name for leaf in runs], "results": figures, "generated_at": frame.utc_now()}
     frame.write_json_atomic(Path(workload) / "results.json", document)
     return document
