@@ -8,9 +8,10 @@ module: mlps_dlio_progress
 short_description: Read the progress of a DLIO run (datagen, training, checkpointing) or a KV-cache run from its log
 description:
   - Reads the lines DLIO 2.0.0 appended to its log (C(dlio.log) or the captured stderr of mpirun), or
-    the native KV-cache engine to its C(--progress-log), since the previous call and returns the phase (datagen, train, eval, checkpoint, done), epoch,
-    step, files generated, fraction done, elapsed time, an estimate of the time left from the rate
-    seen so far, and a one-line text such as C(epoch 2/5 step 120/500 (24%) elapsed 1m12s, about 3m40s left).
+    the native KV-cache engine to its C(--progress-log), since the previous call and returns the phase
+    (datagen, train, eval, checkpoint, checkpointing, kvcache, done), epoch, step, files generated,
+    fraction done, elapsed time, an estimate of the time left from the rate seen so far, and a one-line
+    text such as C(epoch 2/5 step 120/500 (24%) elapsed 1m12s, about 3m40s left).
   - Meant to be called on every poll of an async DLIO task, passing back the O(offset) and
     O(state) it returned last time, so each call reads only what is new. Only complete lines are
     read; a partial last line waits for the next call. A log that shrank or was replaced is read

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import re
 
@@ -167,7 +168,7 @@ def _apply_kvcache(state: dict, event: str, groups: tuple, ts: float) -> None:
     state.update(phase="done" if kind == "done" else "kvcache", kv_label=json.loads('"' + label + '"'),
                  kv_elapsed=float(elapsed), kv_requests=int(requests), kv_read_bytes=int(read),
                  kv_write_bytes=int(written))
-    if duration is not None:
+    if duration is not None and math.isfinite(float(duration)):
         state["kv_duration"] = float(duration)
 
 
