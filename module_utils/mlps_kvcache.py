@@ -81,7 +81,7 @@ GENERATION_SECONDS_PER_TOKEN = {"none": 0.0, "fast": 0.002, "realistic": 0.030}
 DECODE_TOKENS_PER_READ = 32
 PREFIX_LOOKUP_P = 0.2
 CONVERSATION_END_P = 0.2
-MAX_TURNS = 10
+MAX_TURNS = 10                   # this engine's turn cap per conversation
 MAX_CONVERSATIONS = 1000
 MAX_WORKERS = 500
 FILL_LIMIT = 0.8                 # GPU and CPU tiers fill to 80 %
@@ -685,7 +685,10 @@ class Engine:
             req = self.queue.get()
             if req is None:
                 return
-            self.serve(req)
+            try:
+                self.serve(req)
+            except Exception as exc:  # one failed request (out of memory, say) must not end the worker
+                self.stats.error("request {}: {}: {}".format(req.key, type(exc).__name__, exc))
 
     def _users(self) -> None:
         """Open loop: each user enqueues a request, thinks, enqueues the next; it never waits for replies."""
@@ -804,6 +807,7 @@ class Engine:
             "args": {key: value for key, value in sorted(vars(args).items())}, "argv": argv,
             "bytes_per_token": self.bytes_per_token,
             "tier_capacity_bytes": {t.name: t.capacity for t in self.tiers.tiers},
+            "tier_used_bytes": {t.name: t.used for t in self.tiers.tiers},
             "requests_completed": count["requests"], "total_tokens_generated": count["tokens"],
             "total_storage_io_latency": storage_total,
             "total_generation_latency": math.fsum(samples["generation"]),

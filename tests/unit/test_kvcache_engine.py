@@ -199,6 +199,26 @@ def test_max_requests_stops_early_and_fast_generation_sleeps(python, tmp_path):
     assert not list((tmp_path / "c").rglob("*.npy"))
 
 
+def test_memory_tiers_demote_down_to_storage_which_deletes_its_lru_files(python, tmp_path):
+    args = [*TINY, "--num-users", "10", "--gpu-mem-gb", "1", "--cpu-mem-gb", "4", "--max-concurrent-allocs", "4",
+            "--storage-capacity-gb", "0.02", "--cache-dir", str(tmp_path / "c"), "--results-dir", str(tmp_path / "r")]
+    rc, _, err = finish(start(python, 0, *args))
+    assert rc == 0, err
+    data = json.loads(next((tmp_path / "r" / "rank_0").iterdir()).read_text())
+    cache = data["summary"]["cache_stats"]
+    scale = 0.001 * 2**30                          # the GPU and CPU tiers shrink with the entries
+    assert data["tier_capacity_bytes"] == {"gpu": int(1 * scale), "cpu": int(4 * scale), "storage": int(0.02 * 2**30)}
+    assert cache["offloads_cpu"] > 0 and cache["offloads_storage"] > 0 and cache["storage_evictions"] > 0
+    assert min(cache["gpu_entries"], cache["cpu_entries"], cache["storage_entries"]) > 0
+    for tier in ("gpu", "cpu", "storage"):
+        assert 0 < data["tier_used_bytes"][tier] <= data["tier_capacity_bytes"][tier]
+        assert data["tier_bytes_written"][tier] > 0
+    assert cache["read_iops"] > cache["cache_hits"]      # demotions read their data too
+    assert cache["storage_health"]["total_count"] == 4   # the CPU tier's latency is judged now
+    assert data["io_errors"] == 0
+    assert not (tmp_path / "c" / "rank_0").exists()
+
+
 def test_sigterm_stops_the_rank_without_results_and_empties_the_cache(python, tmp_path):
     log = tmp_path / "p.log"
     proc = start(python, 0, *TINY, "--duration", "60", "--cache-dir", str(tmp_path / "c"),
