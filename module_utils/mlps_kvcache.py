@@ -586,19 +586,32 @@ class Engine:
         if entry is None:
             self.stats.add(prefill_skipped=int(moves is None), prefill_rejected=int(moves is not None))
             return False, 0.0
-        span = 0.0
-        with self._slot():
-            for move in moves:
-                span += self._move(move)
-            try:
+        span, done = 0.0, 0
+        try:
+            with self._slot():
+                for move in moves:
+                    span += self._move(move)
+                    done += 1
                 span += self._write(entry, self.content.make(key, nbytes))
-            except OSError as exc:
-                self.stats.error("{}: write failed ({})".format(exc.filename or key, exc.strerror or exc))
-                self.tiers.discard(entry)
-                self._forget(entry)
-                return False, span
+        except OSError as exc:
+            self.stats.error("{}: write failed ({})".format(exc.filename or key, exc.strerror or exc))
+            self._undo(entry, moves[done:])
+            return False, span
+        except BaseException:                     # out of memory, say: release the reservations, then fail
+            self._undo(entry, moves[done:])
+            raise
         self.tiers.commit(entry)
         return True, span
+
+    def _undo(self, entry: Entry, moves: list) -> None:
+        """Forget a reservation whose write failed, and the demotions not carried out for it."""
+        for move in moves:
+            if move.dst is not None:
+                move.entry.data = None
+                self.tiers.discard(move.dst)
+                self._forget(move.dst)
+        self.tiers.discard(entry)
+        self._forget(entry)
 
     def _move(self, move: Move) -> float:
         """Carry out one demotion: the victim's data is read from its tier and written one tier down."""
