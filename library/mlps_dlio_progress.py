@@ -5,12 +5,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: mlps_dlio_progress
-short_description: Read the progress of a DLIO run (datagen, training, checkpointing) from its log
+short_description: Read the progress of a DLIO run (datagen, training, checkpointing) or a KV-cache run from its log
 description:
-  - Reads the lines DLIO 2.0.0 appended to its log (C(dlio.log) or the captured stderr of mpirun)
-    since the previous call and returns the phase (datagen, train, eval, checkpoint, done), epoch,
-    step, files generated, fraction done, elapsed time, an estimate of the time left from the rate
-    seen so far, and a one-line text such as C(epoch 2/5 step 120/500 (24%) elapsed 1m12s, about 3m40s left).
+  - Reads the lines DLIO 2.0.0 appended to its log (C(dlio.log) or the captured stderr of mpirun), or
+    the native KV-cache engine to its C(--progress-log), since the previous call and returns the phase
+    (datagen, train, eval, checkpoint, checkpointing, kvcache, done), epoch, step, files generated,
+    fraction done, elapsed time, an estimate of the time left from the rate seen so far, and a one-line
+    text such as C(epoch 2/5 step 120/500 (24%) elapsed 1m12s, about 3m40s left).
   - Meant to be called on every poll of an async DLIO task, passing back the O(offset) and
     O(state) it returned last time, so each call reads only what is new. Only complete lines are
     read; a partial last line waits for the next call. A log that shrank or was replaced is read
@@ -96,7 +97,9 @@ progress:
   returned: always
   type: dict
   contains:
-    phase: {description: "waiting, starting, datagen, train, eval, checkpoint, checkpointing or done", type: str}
+    phase:
+      description: "waiting, starting, datagen, train, eval, checkpoint, checkpointing, kvcache or done"
+      type: str
     epoch: {description: Current epoch (1-based), type: int}
     epochs: {description: The O(total_epochs) given, type: int}
     step: {description: Highest training step any rank reported in the current epoch, type: int}
@@ -112,6 +115,10 @@ progress:
     reads: {description: Checkpoints it will read back, type: int}
     writes_done: {description: Checkpoints written so far, type: int}
     reads_done: {description: Checkpoints read so far, type: int}
+    label: {description: "The KV-cache engine's --label (null for DLIO runs)", type: str}
+    requests: {description: Requests the KV-cache engine's rank 0 completed so far, type: int}
+    read_bytes: {description: "KV bytes rank 0 read from its storage tier so far", type: int}
+    write_bytes: {description: "KV bytes rank 0 wrote to its storage tier so far", type: int}
   sample: {phase: train, epoch: 2, epochs: 5, step: 120, steps_per_epoch: 500, fraction: 0.248,
            percent: 24, elapsed: 72.0, eta: 218.3, done: false}
 offset:

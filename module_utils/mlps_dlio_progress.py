@@ -12,7 +12,12 @@ mlps_ckpt_native.py) logs in the same way, stamp first:
   2026-11-25T14:35:43.740656 [INFO] llama3-8b 8 ranks on 2 hosts: 10 writes, 10 reads of 1468006 bytes ...
   2026-11-25T14:35:49.801233 [INFO] save_ckpt 3/10 done: 0.412 s, 1.902 GiB/s (slowest rank 5)
   2026-11-25T14:36:40.117001 [INFO] checkpointing done: 10 writes, 10 reads
-so one reader follows every campaign (phase `checkpointing`, writes and reads done).
+so one reader follows every campaign (phase `checkpointing`, writes and reads done). The KV-cache
+engine (module_utils/mlps_kvcache.py) writes, from rank 0, about once a second and at its end:
+  2026-11-25T14:35:43.740656 mlps-kvcache progress label="option 1 trial 2" elapsed=12.0 duration=300 \
+      requests=1234 read_bytes=1288490188 write_bytes=214748364
+  2026-11-25T14:40:44.001120 mlps-kvcache done label="option 1 trial 2" elapsed=300.4 requests=30100 ...
+(phase `kvcache`; every line carries running totals, so the last one read is the state).
 
 `read_progress(path, offset, state)` reads what was appended since `offset` (complete lines only;
 a partial last line waits for the next call), at most `max_bytes` of it (when more is waiting it
@@ -26,6 +31,8 @@ Pure stdlib, Python 3.8 syntax.
 from __future__ import annotations
 
 import datetime
+import json
+import math
 import os
 import re
 
@@ -53,8 +60,12 @@ _EVENTS = (
     ("ckpt_plan", re.compile(r"(?:\[INFO\] )?\S+ (\d+) ranks on \d+ hosts?: (\d+) writes, (\d+) reads ")),
     ("ckpt_done", re.compile(r"(?:\[INFO\] )?(save|load)_ckpt (\d+)/(\d+) done")),
     ("ckpt_all_done", re.compile(r"(?:\[INFO\] )?checkpointing done: (\d+) writes, (\d+) reads")),
+    # the KV-cache engine's running totals
+    ("kv_line", re.compile(r'mlps-kvcache (progress|done) label="((?:[^"\\]|\\.)*)" elapsed=(\d+(?:\.\d+)?)'
+                           r"(?: duration=(\d+(?:\.\d+)?(?:e[+-]?\d+)?))? requests=(\d+) read_bytes=(\d+)"
+                           r" write_bytes=(\d+)")),
 )
-PHASES = ("waiting", "starting", "datagen", "train", "eval", "checkpoint", "checkpointing", "done")
+PHASES = ("waiting", "starting", "datagen", "train", "eval", "checkpoint", "checkpointing", "kvcache", "done")
 
 
 def new_state() -> dict:
@@ -66,6 +77,8 @@ def new_state() -> dict:
         "first_time": None, "last_time": None, "train_start": None, "datagen_start": None,
         "lines": 0, "skipped_bytes": 0, "inode": None, "error": None,
         "writes": None, "reads": None, "writes_done": 0, "reads_done": 0, "ckpt_start": None,
+        "kv_label": None, "kv_elapsed": None, "kv_duration": None, "kv_requests": None,
+        "kv_read_bytes": None, "kv_write_bytes": None,
     }
 
 
@@ -149,6 +162,16 @@ def _apply_checkpointing(state: dict, event: str, groups: tuple, ts: float) -> N
     state["ckpt_start"] = state["ckpt_start"] or ts
 
 
+def _apply_kvcache(state: dict, event: str, groups: tuple, ts: float) -> None:
+    """The KV-cache engine's lines: each carries the run's totals so far, so the newest one wins."""
+    kind, label, elapsed, duration, requests, read, written = groups
+    state.update(phase="done" if kind == "done" else "kvcache", kv_label=json.loads('"' + label + '"'),
+                 kv_elapsed=float(elapsed), kv_requests=int(requests), kv_read_bytes=int(read),
+                 kv_write_bytes=int(written))
+    if duration is not None and math.isfinite(float(duration)):
+        state["kv_duration"] = float(duration)
+
+
 def feed_line(state: dict, line: str) -> None:
     """Fold one log line into `state`; a line that is not DLIO's (or is damaged) changes nothing."""
     found = _STAMPED.search(line)
@@ -164,7 +187,8 @@ def feed_line(state: dict, line: str) -> None:
             for event, pattern in _EVENTS:
                 match = pattern.match(message)
                 if match:
-                    apply = _apply_checkpointing if event.startswith("ckpt_") else _apply
+                    apply = (_apply_checkpointing if event.startswith("ckpt_") else
+                             _apply_kvcache if event.startswith("kv_") else _apply)
                     apply(state, event, match.groups(), ts)
                     break
     except (ValueError, OverflowError, OSError):  # impossible dates, 5000-digit numbers: not DLIO's
@@ -286,6 +310,37 @@ def _checkpoint_figures(state: dict, ref):
     return fraction, (ref - start) * (1.0 - fraction) / fraction
 
 
+def _kvcache_figures(state: dict, ref):
+    """(fraction, eta, elapsed) of a KV-cache run: the run's own elapsed seconds (plus, while it runs, the
+    time since its last line) over its duration. A log holding several trials shows the newest."""
+    duration, elapsed = state["kv_duration"], state["kv_elapsed"] or 0.0
+    if state["phase"] == "done":
+        return 1.0, 0.0, elapsed
+    if ref is not None and state["last_time"] is not None:
+        elapsed += max(0.0, ref - state["last_time"])
+    if not duration:
+        return None, None, elapsed
+    return min(1.0, elapsed / duration), max(0.0, duration - elapsed), elapsed
+
+
+def _gibps(value: float) -> str:
+    """1.2 GiB/s, 12 GiB/s, 0.034 GiB/s: about two significant digits."""
+    if value >= 10:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"
+
+
+def _kvcache_text(state: dict) -> str:
+    label = state["kv_label"] or "KV cache"
+    elapsed = state["kv_elapsed"] or 0.0
+    rate = (state["kv_read_bytes"] or 0) / 2 ** 30 / elapsed if elapsed > 0 else 0.0
+    requests = f"{state['kv_requests']:,} request{'s' if state['kv_requests'] != 1 else ''}"
+    if state["phase"] == "done":
+        return f"{label} done: {elapsed:.0f} s, {requests}, read {_gibps(rate)} GiB/s"
+    of = f" of {state['kv_duration']:g} s" if state["kv_duration"] else ""
+    return f"{label}: {elapsed:.0f} s{of}, {requests}, read {_gibps(rate)} GiB/s so far"
+
+
 def _datagen_figures(state: dict, ref):
     total, done = state["files_total"], state["files_done"] or 0
     if state["phase"] == "done":
@@ -347,7 +402,10 @@ def summarize(state, total_epochs=None, now=None) -> dict:
     elapsed = None if ref is None or state["first_time"] is None else max(0.0, ref - state["first_time"])
     datagen = state["phase"] == "datagen" or (state["files_total"] is not None and state["epoch"] is None)
     checkpointing = state["writes"] is not None or state["reads"] is not None
-    if checkpointing:
+    kvcache = state["kv_requests"] is not None
+    if kvcache:
+        fraction, eta, elapsed = _kvcache_figures(state, ref)
+    elif checkpointing:
         fraction, eta = _checkpoint_figures(state, ref)
     else:
         fraction, eta = (_datagen_figures(state, ref) if datagen else _train_figures(state, total_epochs, ref))
@@ -361,6 +419,8 @@ def summarize(state, total_epochs=None, now=None) -> dict:
         "files_done": state["files_done"], "files_total": state["files_total"],
         "writes": state["writes"], "reads": state["reads"],
         "writes_done": state["writes_done"], "reads_done": state["reads_done"],
+        "label": state["kv_label"], "requests": state["kv_requests"],
+        "read_bytes": state["kv_read_bytes"], "write_bytes": state["kv_write_bytes"],
         "fraction": None if fraction is None else round(fraction, 4),
         "percent": None if fraction is None else int(fraction * 100),
         "elapsed": None if elapsed is None else round(elapsed, 3),
@@ -368,5 +428,5 @@ def summarize(state, total_epochs=None, now=None) -> dict:
         "done": state["phase"] == "done",
         "error": state["error"],
     }
-    figures["text"] = _text(state, figures)
+    figures["text"] = _kvcache_text(state) if kvcache else _text(state, figures)
     return figures

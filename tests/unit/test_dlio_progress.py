@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlps_module_utils import mlps_dlio_progress as prog
+from mlps_module_utils.mlps_kvcache import progress_line
 from tests.adhoc import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -287,7 +288,9 @@ REAL_LINES = [line.decode() for name in ("train_eval_checkpoint_dlio.log", "data
 PIECES = st.sampled_from(REAL_LINES) | st.sampled_from(
     ["\n", "\r", " ", "[INFO] ", "2026-11-25T14:35:44.099443 ", "Rank 0 step ", "Starting epoch ", "Ending epoch ",
      "Generating NPZ Data: [==>--] ", "% ", " of ", " steps expected", "Starting eval - ", "Ending eval - ",
-     "Starting checkpoint ", "Saved outputs in ", "0", "1", "99999999999999999999", "-1", ":", "."],
+     "Starting checkpoint ", "Saved outputs in ", "0", "1", "99999999999999999999", "-1", ":", ".",
+     "mlps-kvcache progress ", "mlps-kvcache done ", 'label="a\\u12" ', 'label="\\"" ', "elapsed=1.5 ",
+     "duration=0 ", "duration=1e999 ", "requests=3 read_bytes=9 write_bytes=1"],
 ) | st.text(max_size=8)
 
 
@@ -310,6 +313,67 @@ def test_reader_and_summary_never_raise(tmp_path, chunks, epochs, max_bytes):
         assert figures["fraction"] is None or 0.0 <= figures["fraction"] <= 1.0
         assert figures["eta"] is None or figures["eta"] >= 0.0
         assert figures["phase"] in prog.PHASES
+
+
+# -- the KV-cache engine's lines ----------------------------------------------------------------
+
+
+def kv_log(tmp_path: Path, *lines: str) -> dict:
+    log = tmp_path / "kv.log"
+    log.write_text("".join(lines))
+    state, offset = prog.read_progress(str(log))
+    assert offset == log.stat().st_size
+    return state
+
+
+def test_kvcache_progress_line_gives_label_time_requests_and_read_rate(tmp_path):
+    read = int(1.2 * 2**30 * 12)
+    state = kv_log(tmp_path, progress_line("progress", "option 1 trial 2", 0.0, 300, 0, 0, 0),
+                   progress_line("progress", "option 1 trial 2", 12.0, 300, 1234, read, 5 * 2**20))
+    figures = prog.summarize(state)
+    assert figures["text"] == "option 1 trial 2: 12 s of 300 s, 1,234 requests, read 1.2 GiB/s so far"
+    assert (figures["phase"], figures["label"], figures["requests"], figures["read_bytes"], figures["write_bytes"]) \
+        == ("kvcache", "option 1 trial 2", 1234, read, 5 * 2**20)
+    assert (figures["fraction"], figures["percent"], figures["eta"], figures["elapsed"]) == (0.04, 4, 288.0, 12.0)
+    assert figures["done"] is False
+
+
+def test_kvcache_now_moves_elapsed_and_eta_between_lines(tmp_path):
+    state = kv_log(tmp_path, progress_line("progress", "opt", 100.0, 300, 10, 0, 0))
+    later = prog.summarize(state, now=state["last_time"] + 50)
+    assert (later["elapsed"], later["eta"], later["percent"]) == (150.0, 150.0, 50)
+    assert later["text"] == "opt: 100 s of 300 s, 10 requests, read 0 GiB/s so far"  # the line's own figures
+
+
+def test_kvcache_done_line_ends_the_run(tmp_path):
+    state = kv_log(tmp_path, progress_line("progress", "option 3 trial 1", 299.0, 300, 999, 0, 0),
+                   progress_line("done", "option 3 trial 1", 300.4, None, 1000, 30 * 2**30, 2**30))
+    figures = prog.summarize(state, now=state["last_time"] + 500)
+    assert (figures["phase"], figures["done"], figures["fraction"], figures["eta"], figures["elapsed"]) == \
+        ("done", True, 1.0, 0.0, 300.4)
+    assert figures["text"] == "option 3 trial 1 done: 300 s, 1,000 requests, read 0.1 GiB/s"
+
+
+def test_kvcache_newest_trial_wins_and_labels_keep_their_quotes(tmp_path):
+    label = 'trial "B" \\ 2'
+    state = kv_log(tmp_path, progress_line("done", "trial A", 300.0, None, 500, 2**30, 0),
+                   progress_line("progress", label, 3.0, 60, 1, 24 * 2**30, 0))
+    figures = prog.summarize(state)
+    assert (figures["phase"], figures["label"], figures["requests"]) == ("kvcache", label, 1)
+    assert figures["text"] == f"{label}: 3 s of 60 s, 1 request, read 8.0 GiB/s so far"
+
+
+def test_kvcache_damaged_lines_change_nothing(tmp_path):
+    good = progress_line("progress", "x", 5.0, 60, 7, 0, 0)
+    state = kv_log(tmp_path, good, good.replace("requests=7 ", ""), good.replace('label="x"', "label=x"),
+                   good.replace("mlps-kvcache progress", "mlps-kvcache paused"))
+    assert (state["kv_requests"], state["kv_elapsed"], state["phase"]) == (7, 5.0, "kvcache")
+    assert state["lines"] == 4
+
+
+def test_kvcache_without_a_label_says_kv_cache(tmp_path):
+    state = kv_log(tmp_path, progress_line("progress", "", 30.0, 300, 2, 15 * 2**30, 0))
+    assert prog.summarize(state)["text"] == "KV cache: 30 s of 300 s, 2 requests, read 0.5 GiB/s so far"
 
 
 # -- the module ---------------------------------------------------------------------------------
