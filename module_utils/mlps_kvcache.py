@@ -45,6 +45,7 @@ import os
 import random
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -915,6 +916,8 @@ def parse_args(argv):
     parser.add_argument("--progress-log", help="rank 0 appends a progress line about once a second")
     parser.add_argument("--label", default="", help="free text carried in the progress lines")
     parser.add_argument("--max-requests", type=int, default=0, help="stop after this many requests (0: no limit)")
+    parser.add_argument("--delegate", metavar="KV_CACHE_PY",
+                        help="run MLCommons' kv-cache.py for this rank instead of this engine (same options)")
     args = parser.parse_args(argv)
     checks = (
         (args.model in BYTES_PER_TOKEN, "--model {!r}: unknown model; expected one of {}".format(
@@ -933,6 +936,10 @@ def parse_args(argv):
              args.storage_capacity_gb)),
         (0 < args.size_scale <= 1, "--size-scale {}: expected 0 < F <= 1".format(args.size_scale)),
         (args.max_requests >= 0, "--max-requests {}: expected 0 (no limit) or more".format(args.max_requests)),
+        (not args.delegate or os.path.isfile(args.delegate),
+         "--delegate {}: not a file; give the path of MLCommons' kv-cache.py".format(args.delegate)),
+        (not args.delegate or args.size_scale == 1,
+         "--size-scale {}: MLCommons' kv-cache.py has no size scale; use 1 with --delegate".format(args.size_scale)),
     )
     for ok, message in checks:
         if not ok:
@@ -1022,17 +1029,101 @@ class Interrupted(Exception):
     """SIGTERM or SIGINT arrived (mpirun aborting the job)."""
 
 
+# --- the supervisor: a rank that dies must not take the trial with it ---------------------------------
+CHILD_FLAG = "--mlps-rank-child"
+
+
+def delegate_argv(args, rank: int, stamp: str) -> list:
+    """kv-cache.py's argv for this rank, as MLCommons' wrapper gives it: seed + rank, the rank's own
+    cache folder and results file."""
+    cache, _ = prepare_dir(args.cache_dir, rank, "--cache-dir")
+    out, _ = prepare_dir(args.results_dir, rank, "--results-dir")
+    argv = [sys.executable, args.delegate, "--model", args.model, "--num-users", str(args.num_users),
+            "--duration", "{:g}".format(args.duration), "--gpu-mem-gb", "{:g}".format(args.gpu_mem_gb),
+            "--cpu-mem-gb", "{:g}".format(args.cpu_mem_gb),
+            "--max-concurrent-allocs", str(args.max_concurrent_allocs), "--generation-mode", args.generation_mode,
+            "--seed", str(args.seed + rank), "--cache-dir", cache,
+            "--output", os.path.join(out, "kvcache_results_{}.json".format(stamp))]
+    if args.storage_capacity_gb is not None:
+        argv += ["--storage-capacity-gb", "{:g}".format(args.storage_capacity_gb)]
+    return argv
+
+
+def record_failure(args, rank: int, stamp: str, returncode: int) -> str:
+    """The rank's failure record beside where its results would have been, and its cache files gone
+    (the engine starts only on an empty rank folder, so every .npy there is the dead child's)."""
+    how = "killed by signal {}".format(-returncode) if returncode < 0 else "exited with status {}".format(returncode)
+    cache = os.path.join(args.cache_dir, "rank_{}".format(rank))
+    removed = 0
+    with contextlib.suppress(OSError):
+        for name in os.listdir(cache):
+            if name.endswith(".npy") or name.endswith(".npy.tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(cache, name))
+                    removed += 1
+    out, _ = prepare_dir(args.results_dir, rank, "--results-dir")
+    path = os.path.join(out, "kvcache_failure_{}.json".format(stamp))
+    write_json(path, {"rank": rank, "hostname": socket.gethostname(), "returncode": returncode,
+                      "reason": "rank {} on {} {}".format(rank, socket.gethostname(), how),
+                      "cache_files_removed": removed, "engine": "mlcommons" if args.delegate else ENGINE})
+    return path
+
+
+def supervise(args, argv: list, rank: int) -> int:
+    """Run the rank in a child process and outlive it. A child that dies on its own (killed, crashed)
+    leaves a failure record and its cache cleaned, and this process exits 0 so that mpirun lets the
+    other ranks finish the trial (the trial is then partial, naming this rank). A stop from outside
+    (SIGTERM, SIGINT) is passed on and ends the rank as the engine would."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+    if args.delegate:
+        command = delegate_argv(args, rank, stamp)
+    else:
+        command = [sys.executable, os.path.abspath(__file__), CHILD_FLAG, *argv]
+    child = subprocess.Popen(command)
+    stopped = []
+
+    def forward(signum, _frame):
+        stopped.append(signum)
+        with contextlib.suppress(OSError):
+            child.send_signal(signum)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    log = ProgressLog(args.progress_log if (rank == 0 and args.delegate) else None, args.label, args.duration)
+    started = time.monotonic()
+    while True:
+        try:
+            returncode = child.wait(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            log(time.monotonic() - started, (0, 0, 0), kind="progress")
+    if stopped:
+        return 128 + stopped[0]
+    if returncode in (0, 2):          # done, or bad input (the same on every rank: the trial fails)
+        return returncode
+    path = record_failure(args, rank, stamp, returncode)
+    print("{}: rank {} failed ({}); recorded in {}".format(PROG, rank, returncode, path), file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    child = CHILD_FLAG in argv
+    argv = [a for a in argv if a != CHILD_FLAG]
     try:
         args = parse_args(argv)
-        if np is None:
+        if np is None and not args.delegate:
             raise UsageError("numpy is not installed for {}; install the client requirements into this "
                              "venv".format(sys.executable))
     except UsageError as exc:
         print("{}: error: {}".format(PROG, exc), file=sys.stderr)
         return 2
     rank = rank_from_env(os.environ)
+    if not child:
+        try:
+            return supervise(args, argv, rank)
+        except UsageError as exc:
+            print("{}: error: rank {}: {}".format(PROG, rank, exc), file=sys.stderr)
+            return 2
     stop, signals = threading.Event(), []
 
     def on_signal(signum, _frame):

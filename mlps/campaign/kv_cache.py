@@ -233,6 +233,9 @@ def plan_campaign(*, options, hosts: list, cache_dir: str, stage_root: str, host
     memory = check_memory(parameters, per_host, probes, size_scale)
     separation = check_folders(cache_dir, stage_root, probes, results_probe)
     used, why = resolve_engine(engine, mlcommons_dir, mlcommons_probe)
+    if used == "mlcommons" and size_scale != 1:
+        raise UserError(f"mlps_kvcache_size_scale={size_scale:g}: MLCommons' kv-cache.py has no size scale; set it "
+                        "to 1, or mlps_kvcache_engine=native for a scaled run (OPEN only)")
     open_reasons = [text for cond, text in (
         (used == "native", "the native KV-cache engine (KV-ENGINE)"),
         (duration_scale != 1 or size_scale != 1,

@@ -2,7 +2,7 @@
 exits, and its pure parts (entry sizes, percentiles, tier placement and LRU demotion, unique 4 KiB blocks).
 
 The runs need a Python with numpy (the clients' venv has it; the controller's may not): MLPS_KV_PYTHON,
-else this interpreter, else the test client venv under MLPS_TEST_DIR. Without one those tests skip."""
+else this interpreter, else the real client venv (the session fixture builds it with playbooks/setup.yml)."""
 
 from __future__ import annotations
 
@@ -46,12 +46,13 @@ def _has_numpy(python: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def python() -> str:
-    test_dir = Path(os.environ.get("MLPS_TEST_DIR", "/tmp/mlps-test"))
-    for candidate in (os.environ.get("MLPS_KV_PYTHON"), sys.executable, str(test_dir / "venv-localhost/bin/python")):
+def python(request) -> str:
+    """A Python with numpy: MLPS_KV_PYTHON, this interpreter, else the real client venv (built once
+    per session by playbooks/setup.yml, as the campaign's clients run the engine)."""
+    for candidate in (os.environ.get("MLPS_KV_PYTHON"), sys.executable):
         if candidate and _has_numpy(candidate):
             return candidate
-    pytest.skip("no Python with numpy: set MLPS_KV_PYTHON to a client venv's python")
+    return str(request.getfixturevalue("client_venv") / "bin" / "python")
 
 
 def start(python: str, rank: int, *args: str) -> subprocess.Popen:
@@ -419,3 +420,48 @@ def test_no_two_4kib_blocks_repeat_even_when_the_noise_buffer_wraps(python):
     result = json.loads(proc.stdout)
     assert result == {"blocks": 30, "distinct": 30, "noise": 3 * 4096, "same_seed_same": True,
                       "other_seed_differs": True}
+
+
+# --- the rank supervisor and the MLCommons hand-over ------------------------------------------------
+def test_a_killed_rank_leaves_a_failure_record_an_empty_cache_and_exit_0(python, tmp_path):
+    """mpirun then lets the other ranks finish the trial; the campaign names this rank as missing."""
+    cache, results = tmp_path / "c", tmp_path / "r"
+    proc = start(python, 3, *TINY, "--duration", "60", "--cache-dir", str(cache), "--results-dir", str(results))
+    child = None
+    for _ in range(100):
+        found = subprocess.run(["pgrep", "-f", f"mlps-rank-child.*{cache}"], capture_output=True, text=True,
+                               check=False).stdout.split()
+        if found and list((cache / "rank_3").glob("*.npy")):
+            child = int(found[0])
+            break
+        time.sleep(0.1)
+    assert child, "the rank's engine process never started writing"
+    os.kill(child, signal.SIGKILL)
+    rc, _, err = finish(proc)
+    assert rc == 0
+    assert "rank 3 failed (-9)" in err
+    records = list((results / "rank_3").glob("kvcache_failure_*.json"))
+    assert len(records) == 1 and not list((results / "rank_3").glob("kvcache_results_*.json"))
+    record = json.loads(records[0].read_text())
+    assert record["returncode"] == -9 and record["reason"].endswith("killed by signal 9")
+    assert record["cache_files_removed"] > 0 and not list((cache / "rank_3").glob("*.npy"))
+
+
+def test_delegate_hands_the_rank_to_kv_cache_py_with_its_seed_cache_and_output(python, tmp_path):
+    script = ROOT / "tests" / "standins" / "kv_cache_benchmark" / "kv-cache.py"
+    cache, results = tmp_path / "c", tmp_path / "r"
+    rc, _out, err = finish(start(python, 1, *[a for a in TINY if a not in ("--size-scale", "0.001")],
+                                "--delegate", str(script), "--cache-dir", str(cache), "--results-dir", str(results)))
+    assert rc == 0, err
+    files = list((results / "rank_1").glob("kvcache_results_*.json"))
+    assert len(files) == 1
+    document = json.loads(files[0].read_text())
+    assert document["seed"] == 43 and "engine" not in document       # kv-cache.py's own output, seed 42 + rank
+    assert document["summary"]["total_requests"] > 0
+    assert (cache / "rank_1").is_dir() and not list((cache / "rank_1").rglob("*.npy"))
+
+
+def test_delegate_refuses_a_size_scale_and_a_missing_script(python, tmp_path):
+    err = bad_run(python, tmp_path, *TINY, "--delegate", str(tmp_path / "nope.py"), "--cache-dir",
+                  str(tmp_path / "c"), "--results-dir", str(tmp_path / "r"))
+    assert "--delegate" in err and "not a file" in err
