@@ -46,19 +46,32 @@ def test_a_complete_closed_leaf_passes_every_kv_rule(tmp_path):
 
 
 # --- KV-OPTIONS ----------------------------------------------------------------------------------------
-def test_options_out_of_order_or_with_other_values_are_invalid(tmp_path):
+def test_options_out_of_order_or_with_other_values_are_open_or_invalid(tmp_path):
+    """§6.6.2: OPEN may change users, duration, tiers, model and generation mode (a CLOSED-folder run that
+    did is OPEN); it may not change the concurrent allocations (INVALID)."""
     leaf = build_kv_leaf(tmp_path)
 
     def change(meta):
         meta["options"] = [1, 3, 2]
         meta["parameters"]["2"]["num_users"] = 50
+        meta["parameters"]["1"]["max_concurrent_allocs"] = 64
         del meta["parameters"]["3"]
     edit_json(meta_path(leaf), change)
     result = verify(tmp_path)
-    invalid = found(result, "KV-OPTIONS", Outcome.INVALID)
-    assert [f.actual for f in invalid] == [[1, 3, 2], 50]
+    assert [f.actual for f in found(result, "KV-OPTIONS", Outcome.OPEN)] == [[1, 3, 2], 50]
+    assert [f.actual for f in found(result, "KV-OPTIONS", Outcome.INVALID)] == [64]
     assert found(result, "KV-OPTIONS", Outcome.UNCHECKED)[0].missing.endswith("parameters.3")
     assert kv_verdict(result) == "INVALID"
+
+
+def test_a_scaled_duration_is_left_to_kv_scale(tmp_path):
+    leaf = build_kv_leaf(tmp_path, meta_over={"duration_scale": 0.01})
+    edit_json(meta_path(leaf), lambda m: [m["parameters"][o].update(duration=3) for o in ("1", "2", "3")])
+    result = verify(tmp_path)
+    assert not found(result, "KV-OPTIONS")
+    assert found(result, "KV-SCALE", Outcome.OPEN)
+    edit_json(meta_path(leaf), lambda m: m["parameters"]["1"].update(duration=5))
+    assert [f.actual for f in found(verify(tmp_path), "KV-OPTIONS", Outcome.OPEN)] == [5]
 
 
 def test_options_are_not_judged_in_the_open_division(tmp_path):
@@ -74,13 +87,16 @@ def test_locks_pass_with_seed_42_three_trials_and_90_s(tmp_path):
     assert not found(verify(tmp_path), "KV-LOCKS")
 
 
-def test_changed_locks_are_invalid(tmp_path):
+def test_changed_locks_are_open(tmp_path):
+    """Every lock is something the OPEN division may change (§6.6.2)."""
     def doc(option, trial, rank):
         data = rank_doc(option, trial, rank)
         data["seed"] = 7
         return data
     build_kv_leaf(tmp_path, trials=2, doc=doc, meta_over={"seed": 7, "inter_option_delay": 20, "config": "my.yaml"})
-    messages = [f.message for f in found(verify(tmp_path), "KV-LOCKS", Outcome.INVALID)]
+    result = verify(tmp_path)
+    assert not found(result, "KV-LOCKS", Outcome.INVALID)
+    messages = [f.message for f in found(result, "KV-LOCKS", Outcome.OPEN)]
     assert any("seed=7" in m for m in messages) and any("trials_per_option=2" in m for m in messages)
     assert any("inter_option_delay=20" in m for m in messages) and any("my.yaml" in m for m in messages)
     assert any("rank 1 ran with seed 7" in m or "rank 0 ran with seed 7" in m for m in messages)
@@ -171,14 +187,22 @@ def test_ranks_given_the_option_values_pass(tmp_path):
     assert not found(verify(tmp_path), "KV-CLOSED-IMMUTABLE")
 
 
-def test_ranks_given_other_values_or_open_features_are_invalid(tmp_path):
+def test_ranks_given_other_values_or_open_features_are_open_and_extra_parameters_invalid(tmp_path):
     def doc(option, trial, rank):
         return rank_doc(option, trial, rank) | {"args": {"num_users": 5, "enable_rag": True}}
     leaf = build_kv_leaf(tmp_path, doc=doc)
     edit_json(meta_path(leaf), lambda m: m["parameters"]["1"].update(trace_file="burst.csv"))
-    messages = [f.message for f in found(verify(tmp_path), "KV-CLOSED-IMMUTABLE", Outcome.INVALID)]
-    assert any("num_users, enable_rag changed" in m for m in messages)
-    assert any("['trace_file']" in m for m in messages)
+    result = verify(tmp_path)
+    assert any("num_users, enable_rag changed" in f.message for f in found(result, "KV-CLOSED-IMMUTABLE", Outcome.OPEN))
+    assert any("['trace_file']" in f.message for f in found(result, "KV-CLOSED-IMMUTABLE", Outcome.INVALID))
+
+
+def test_a_rank_given_other_concurrent_allocations_is_invalid(tmp_path):
+    def doc(option, trial, rank):
+        return rank_doc(option, trial, rank) | {"args": {"max_concurrent_allocs": 99}}
+    build_kv_leaf(tmp_path, doc=doc)
+    (finding,) = found(verify(tmp_path), "KV-CLOSED-IMMUTABLE", Outcome.INVALID)
+    assert "max_concurrent_allocs changed" in finding.message
 
 
 # --- KV-FS-SEPARATION ----------------------------------------------------------------------------------

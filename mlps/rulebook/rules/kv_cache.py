@@ -23,6 +23,9 @@ PARAMETER_KEYS = ("model", "num_users", "duration", "gpu_mem_gb", "cpu_mem_gb", 
 OPTION_FIELDS = (("model", "model"), ("users", "num_users"), ("duration", "duration"),
                  ("gpu_mem_gb", "gpu_mem_gb"), ("cpu_mem_gb", "cpu_mem_gb"),
                  ("max_concurrent_allocs", "max_concurrent_allocs"), ("generation_mode", "generation_mode"))
+# What the OPEN division may change (§6.6.2): a CLOSED-folder run that changed only these is OPEN, not
+# INVALID. Concurrent allocations are not among them.
+OPEN_MAY_CHANGE = frozenset({"model", "users", "num_users", "duration", "gpu_mem_gb", "cpu_mem_gb", "generation_mode"})
 # Rank arguments that turn on what only OPEN allows (§6.6.2): RAG, trace replay, latency tracing, a config file.
 OPEN_ONLY_ARGS = ("enable_rag", "rag", "use_burst_trace", "burst_trace", "trace_file", "enable_latency_tracing",
                   "config", "enable_autoscaling")
@@ -41,6 +44,12 @@ def _same(recorded, wanted) -> bool:
         return isinstance(recorded, str) and recorded.strip().lower() == wanted
     value = number(recorded)
     return value is not None and value == float(wanted)
+
+
+def _scaled(meta: dict, recorded, wanted) -> bool:
+    """The recorded duration is the Option's scaled by the run's recorded duration_scale."""
+    scale, value = number(meta.get("duration_scale")), number(recorded)
+    return scale is not None and scale != 1 and value is not None and value == max(1, round(float(wanted) * scale))
 
 
 def _ranks(leaf) -> list:
@@ -70,8 +79,8 @@ class KvOptions(KvRule):
             options = meta.get("options")
             if options != list(KV_OPTIONS):
                 out.append(self.finding(f"{leaf.name}: Options run {options!r}, not 1, 2, 3 in that order",
-                                        expected=list(KV_OPTIONS), actual=options, evidence=_meta_ref(leaf),
-                                        fix="run all three Options in one CLOSED invocation"))
+                                        outcome=Outcome.OPEN, expected=list(KV_OPTIONS), actual=options,
+                                        evidence=_meta_ref(leaf), fix="run all three Options in one CLOSED invocation"))
             params = meta.get("parameters") if isinstance(meta.get("parameters"), dict) else {}
             for number_, option in KV_OPTIONS.items():
                 given = params.get(str(number_))
@@ -82,11 +91,13 @@ class KvOptions(KvRule):
                     continue
                 for attr, key in OPTION_FIELDS:
                     wanted = getattr(option, attr)
-                    if not _same(given.get(key), wanted):
-                        out.append(self.finding(
-                            f"{leaf.name}: Option {number_} ran with {key}={given.get(key)!r}",
-                            expected=wanted, actual=given.get(key), evidence=_meta_ref(leaf),
-                            fix=f"give every client Table KVCache-1's value for Option {number_}"))
+                    if _same(given.get(key), wanted) or (key == "duration" and _scaled(meta, given.get(key), wanted)):
+                        continue                           # a scaled duration is KV-SCALE's finding
+                    out.append(self.finding(
+                        f"{leaf.name}: Option {number_} ran with {key}={given.get(key)!r}",
+                        outcome=Outcome.OPEN if key in OPEN_MAY_CHANGE else Outcome.INVALID,
+                        expected=wanted, actual=given.get(key), evidence=_meta_ref(leaf),
+                        fix=f"give every client Table KVCache-1's value for Option {number_}"))
         return out
 
 
@@ -96,7 +107,8 @@ class KvLocks(KvRule):
     description = ("CLOSED: seed 42 (rank N seeds 42 + N), 3 trials per Option, 90 s slept between Options, "
                    "no configuration file")
     choice = ("one v3.0 tool version locked the delay at 20 s; the rule book's 90 s is required (published "
-              "timings fit it)")
+              "timings fit it); OPEN may change every lock (§6.6.2), so a difference is OPEN, not INVALID")
+    severity = Outcome.OPEN
 
     def check(self, ctx):
         if not ctx.is_closed:
@@ -304,10 +316,13 @@ class KvClosedImmutable(KvRule):
                 continue
             option = KV_OPTIONS.get(result.option)
             changed = [key for attr, key in OPTION_FIELDS
-                       if option is not None and key in args and not _same(args[key], getattr(option, attr))]
+                       if option is not None and key in args and not _same(args[key], getattr(option, attr))
+                       and not (key == "duration" and _scaled(_meta(leaf) or {}, args[key], option.duration))]
             changed += [key for key in OPEN_ONLY_ARGS if args.get(key) not in (None, False, "", 0)]
             if changed:
+                allowed = all(key in OPEN_MAY_CHANGE or key in OPEN_ONLY_ARGS for key in changed)
                 return [self.finding(f"{leaf.name}: {result.file} ran with {', '.join(changed)} changed",
+                                     outcome=Outcome.OPEN if allowed else Outcome.INVALID,
                                      expected=f"Option {result.option}'s values", actual={k: args[k] for k in changed},
                                      evidence=ref(leaf, result.file),
                                      fix="run CLOSED with the Option values only (OPEN allows the rest)")]
