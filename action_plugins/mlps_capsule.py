@@ -59,8 +59,11 @@ class ActionModule(MlpsAction):
         document = capsule.build(benchmark=args["benchmark"], campaign_id=args["campaign_id"],
                                  venv_marker=marker if isinstance(marker, dict) else None,
                                  versions=args["versions"], secret_names=args["secret_names"], **self._raw)
+        # The code's identity, hashed once here for the whole campaign: each phase's provenance.json
+        # takes it from the campaign context instead of hashing the checkout again.
+        tool = document["code"]["mlps"]
         if check:
-            return {"changed": False, "capsule": str(capsule.path_for(args["results_dir"], args["benchmark"],
-                                                                        args["campaign_id"]))}
+            return {"changed": False, "tool": tool,
+                    "capsule": str(capsule.path_for(args["results_dir"], args["benchmark"], args["campaign_id"]))}
         path = capsule.write(args["results_dir"], document)
-        return {"changed": True, "capsule": str(path), "rerun": document["rerun"]["command"]}
+        return {"changed": True, "capsule": str(path), "rerun": document["rerun"]["command"], "tool": tool}

@@ -72,4 +72,8 @@ rerun:
   description: The command line that runs the campaign again (secrets shown as <redacted>).
   type: str
   returned: when written
+tool:
+  description: "The mlps code's identity: version, git_sha and code_image (md5-tree-v2), hashed once per campaign."
+  type: dict
+  returned: always
 """

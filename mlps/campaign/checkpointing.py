@@ -363,14 +363,9 @@ def start_invocation(*, plan: dict, invocation: dict, staging_dir: str, engine: 
                   "overrides": overrides, "cmd": cmd, "placement": slots})
     if check:
         return {**names, "changed": False}
-    phase.write_inputs(leaf, files, {})
-    if configs:
-        write_configs(leaf, configs)
-    phase.write_inputs(leaf, {}, copies)
-    named = phase.write_provenance(leaf, benchmark=BENCHMARK, command="run", stamp=stamp, context=context,
-                                   config={"model": plan.get("model"), **overrides})
+    # the running record first: a leaf is never without its status, whatever stops the writes after it
     record = {
-        **context, **plan.get("record", {}), **named,
+        **context, **plan.get("record", {}),
         "benchmark": BENCHMARK, "benchmark_type": BENCHMARK, "command": "run", "timestamp": stamp,
         "run_datetime": stamp, "invocation": invocation, "status": "running", "started_at": frame.utc_now(),
         "ranks_per_host": dict(slots),
@@ -386,6 +381,12 @@ def start_invocation(*, plan: dict, invocation: dict, staging_dir: str, engine: 
         "drop_caches": "drop_caches.json" if "drop_caches.json" in files else "not dropped",
     }
     frame.update_metadata(leaf, stamp, record, BENCHMARK)
+    phase.write_inputs(leaf, files, copies)
+    if configs:
+        write_configs(leaf, configs)
+    named = phase.write_provenance(leaf, benchmark=BENCHMARK, command="run", stamp=stamp, context=context,
+                                   config={"model": plan.get("model"), **overrides})
+    frame.update_metadata(leaf, stamp, named, BENCHMARK)
     return {**names, "changed": True}
 
 

@@ -283,7 +283,7 @@ def open_run(*, plan: dict, context: dict, files: dict, copies: dict, check: boo
         "fs_separation": plan["fs_separation"], "division_expected": plan["division_expected"],
         "open_reasons": plan["open_reasons"], "timeseries": phase.series_dir(BENCHMARK, stamp), NESTED: {},
     }, BENCHMARK)
-    phase.write_inputs(leaf, files, copies)
+    phase.write_inputs(leaf, files, copies)          # after the running record, as every benchmark's leaf
     named = phase.write_provenance(leaf, benchmark=BENCHMARK, command="run", stamp=stamp, context=context,
                                    config={"options": plan["options"], "parameters": plan["parameters"]})
     frame.update_metadata(leaf, stamp, named, BENCHMARK)

@@ -2,8 +2,9 @@
 trees): which rules, tool, DLIO and storage library made the leaf, and a short hash of its core
 configuration, so two leaves can be compared without diffing their whole configurations.
 
-The tool's identity (git commit, md5-tree-v2 of the checkout) is computed once per controller
-process: every phase of a campaign names the same code. A value we cannot determine is "unknown".
+The tool's identity (git commit, md5-tree-v2 of the checkout) is computed once per campaign, by its
+capsule step, and handed to every phase in the campaign context (`tool`): every phase names the same
+code, and no phase hashes the checkout again. A value we cannot determine is "unknown".
 """
 
 from __future__ import annotations
@@ -77,13 +78,16 @@ def build(*, benchmark: str, command: str, stamp: str, context: dict, config: di
     context: the campaign's metadata context (`versions` read on the launcher, `campaign_id`).
     config: the leaf's flat configuration ({dotted key: value}, the overrides given to the engine)."""
     versions = context.get("versions") or {}
+    known = context.get("tool")
+    identity = ({k: known.get(k, UNKNOWN) for k in ("git_sha", "code_image")} if isinstance(known, dict)
+                else tool_identity())
     dlio_version = versions.get("dlio_benchmark")
     storage = config.get("storage.storage_type")
     return {
         "schema": SCHEMA,
         "rules_edition": CURRENT_EDITION,
         "layout_version": LAYOUT_VERSION,
-        "tool": {"name": "mlps", "version": __version__, **tool_identity()},
+        "tool": {"name": "mlps", "version": __version__, **identity},
         "dlio": {"version": _text(dlio_version), "source": "pip" if dlio_version else UNKNOWN, "commit": UNKNOWN},
         "storage_library": {"name": _text(storage), "version": UNKNOWN},
         "core_config": core_config(config),

@@ -230,11 +230,9 @@ def start_phase(*, workload_dir, command: str, index: int, runs: int, staging_di
                   "overrides": overrides, "cmd": argv, "placement": slots})
     if check:
         return {**names, "changed": False}
-    phase.write_inputs(leaf, files, copies)
-    named = phase.write_provenance(leaf, benchmark=BENCHMARK, command=command, stamp=stamp, context=context,
-                                   config={"workload": dlio.get("workload"), **overrides})
+    # the running record first: a leaf is never without its status, whatever stops the writes after it
     record = {
-        **context, **named,
+        **context,
         "benchmark": BENCHMARK, "command": command, "timestamp": stamp, "run_index": index,
         "warmup": command == "run" and index == 1, "status": "running", "started_at": frame.utc_now(),
         "ranks_per_host": dict(slots), "override_parameters": overrides, "extra_overrides": dlio.get("extra", {}),
@@ -244,6 +242,10 @@ def start_phase(*, workload_dir, command: str, index: int, runs: int, staging_di
         "cluster_info": "cluster_info.json" if "cluster_info.json" in copies else None,
     }
     frame.update_metadata(leaf, stamp, record, BENCHMARK)
+    phase.write_inputs(leaf, files, copies)
+    named = phase.write_provenance(leaf, benchmark=BENCHMARK, command=command, stamp=stamp, context=context,
+                                   config={"workload": dlio.get("workload"), **overrides})
+    frame.update_metadata(leaf, stamp, named, BENCHMARK)
     return {**names, "changed": True}
 
 

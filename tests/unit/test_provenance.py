@@ -60,3 +60,14 @@ def test_dlio_version_comes_from_the_launchers_versions():
                                 context={"versions": {"dlio_benchmark": "2.0.0"}}, config={})
     assert document["dlio"]["version"] == "2.0.0" and document["dlio"]["source"] == "pip"
     assert document["provenance"]["campaign_id"] == "unknown"
+
+
+def test_the_campaigns_tool_identity_is_used_instead_of_hashing_the_checkout_again(monkeypatch):
+    def hashed_again(*_args):
+        raise AssertionError("the checkout was hashed again")
+    monkeypatch.setattr(provenance, "tool_identity", hashed_again)
+    tool = {"version": "0.1.0", "git_sha": "abc123", "code_image": "md5-tree-v2:" + "0" * 32}
+    document = provenance.build(benchmark="kv_cache", command="run", stamp="20261202_070000",
+                                context={"tool": tool}, config={})
+    assert document["tool"] == {"name": "mlps", "version": provenance.__version__, "git_sha": "abc123",
+                                "code_image": "md5-tree-v2:" + "0" * 32}
