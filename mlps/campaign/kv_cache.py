@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from mlps import __version__
-from mlps.campaign import frame, phase
+from mlps.campaign import frame, phase, resume
 from mlps.errors import UserError
 from mlps.rulebook.workloads import (
     KV_BYTES_PER_TOKEN,
@@ -267,8 +267,11 @@ def plan_campaign(*, options, hosts: list, cache_dir: str, stage_root: str, host
 def open_run(*, plan: dict, context: dict, files: dict, copies: dict, check: bool = False) -> dict:
     """The run leaf (`run/<stamp>/`), its inputs and its `running` metadata with every Option's
     parameters, before the first trial."""
+    # an earlier run leaf still saying running was left by a campaign that died: say so first
+    marked = [] if check else resume.mark_stale(plan["workload_dir"], benchmark=BENCHMARK, commands=("run",))
     leaf, stamp = phase.open_leaf(plan["workload_dir"], "run", check)
-    out = {"leaf": str(leaf), "stamp": stamp, "metadata_file": frame.metadata_name(stamp, BENCHMARK)}
+    out = {"leaf": str(leaf), "stamp": stamp, "metadata_file": frame.metadata_name(stamp, BENCHMARK),
+           "marked_interrupted": marked}
     if check:
         return {**out, "changed": False}
     frame.update_metadata(leaf, stamp, {

@@ -1,9 +1,10 @@
 """Picking a campaign up where an earlier one stopped, without touching what it left.
 
 A campaign that died without recording its end (interrupted ansible-playbook, lost controller)
-leaves a leaf saying `running`; the next campaign on the same workload marks it `interrupted`.
-When the latest campaign of the workload stopped early with the same plan, the new one continues
-it: same campaign id, no new datasize leaf, and the runs go on from the next index.
+leaves a leaf saying `running`; the next campaign on the same workload, of any benchmark, marks it
+`interrupted` (`mark_stale`). When the latest training campaign of the workload stopped early with
+the same plan, the new one continues it: same campaign id, no new datasize leaf, and the runs go on
+from the next index (`resume_point`).
 """
 
 from __future__ import annotations
@@ -19,22 +20,23 @@ PLAN_KEYS = ("model", "accelerator", "num_accelerators", "hosts", "num_files_tra
 FINISHED = ("completed", "skipped")
 
 
-def _leaves(workload: Path, command: str):
-    return frame.leaves_with_metadata(workload / command, BENCHMARK)
+def _leaves(workload: Path, command: str | None, benchmark: str = BENCHMARK):
+    return frame.leaves_with_metadata(workload / command if command else workload, benchmark)
 
 
-def mark_stale(workload, why: str = "") -> list[str]:
-    """Leaves still `running` (their campaign ended without recording them) become `interrupted`."""
+def mark_stale(workload, why: str = "", *, benchmark: str = BENCHMARK, commands=("datagen", "run")) -> list[str]:
+    """Leaves still `running` (their campaign ended without recording them) become `interrupted`.
+    `commands`: the folders under the workload that hold its leaves (None: the workload itself)."""
     workload = Path(workload)
     marked = []
-    for command in ("datagen", "run"):
-        for leaf, meta in _leaves(workload, command):
+    for command in commands:
+        for leaf, meta in _leaves(workload, command, benchmark):
             if meta.get("status") == "running":
                 frame.update_metadata(leaf, leaf.name, {
                     "status": "interrupted", "ended_at": meta.get("ended_at") or frame.utc_now(),
                     "message": why or "found still running when a later campaign started: the campaign that "
                                       "ran it ended without recording its end (interrupted or controller lost)"},
-                    BENCHMARK)
+                    benchmark)
                 marked.append(str(leaf))
     return marked
 

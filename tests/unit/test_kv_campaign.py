@@ -214,3 +214,13 @@ def test_a_rank_archive_with_a_foreign_file_is_refused(run, tmp_path):
 
 def test_rank_hosts_follow_by_slot_mapping():
     assert kv.rank_hosts([["a", 2], ["b", 1]]) == {0: "a", 1: "a", 2: "b"}
+
+
+def test_a_run_leaf_left_running_by_a_dead_campaign_is_marked_interrupted_by_the_next(tmp_path):
+    p = plan(tmp_path, options="1", trials=1, duration_scale=0.01, size_scale=0.001)
+    first = kv.open_run(plan=p, context={}, files={}, copies={})
+    second = kv.open_run(plan=p, context={}, files={}, copies={})
+    assert second["marked_interrupted"] == [first["leaf"]]
+    old = frame.read_metadata(first["leaf"], first["stamp"], kv.BENCHMARK)
+    assert old["status"] == "interrupted" and "ended without recording its end" in old["message"]
+    assert frame.read_metadata(second["leaf"], second["stamp"], kv.BENCHMARK)["status"] == "running"
