@@ -33,6 +33,20 @@ def shown(value, limit: int = 100) -> str:
     return text if len(text) <= limit else f"{text[:limit - 3]}...' ({len(str(value))} characters)"
 
 
+def whole_number(name: str, value, minimum: int) -> tuple[int | None, str | None]:
+    """A whole number >= minimum from an int or a digit string (not a bool): (number, None), or
+    (None, the one-line problem naming `name`)."""
+    number = None
+    if not isinstance(value, bool):
+        try:
+            number = int(str(value).strip())
+        except (TypeError, ValueError):
+            number = None
+    if number is None or number < minimum:
+        return None, f"{name}={value!r}: expected a whole number >= {minimum}"
+    return number, None
+
+
 def _problem(name: str, value, expected: str, fix: str = FIX) -> str:
     return f"{name}={shown(value)}: expected {expected}; {fix}"
 

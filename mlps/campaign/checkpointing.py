@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from mlps import __version__
+from mlps import __version__, inputs
 from mlps.campaign import frame, phase
 from mlps.errors import UserError
 from mlps.plan.checkpoint import CACHE_MULTIPLE, GIB, CheckpointPlan, plan_checkpoint
@@ -75,14 +75,9 @@ def resolve_engine(requested: str, probe: dict | None) -> tuple[str, str]:
 
 # --- the plan -----------------------------------------------------------------------------------
 def _whole(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool):
-        value = None
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        number = None
-    if number is None or number < minimum:
-        raise UserError(f"{name}={value!r}: expected a whole number >= {minimum}")
+    number, problem = inputs.whole_number(name, value, minimum)
+    if problem:
+        raise UserError(problem)
     return number
 
 

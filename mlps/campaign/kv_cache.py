@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mlps import __version__
+from mlps import __version__, inputs
 from mlps.campaign import frame, phase, resume
 from mlps.errors import UserError
 from mlps.rulebook.workloads import (
@@ -50,13 +50,9 @@ def label(option: int, trial: int) -> str:
 
 # --- the plan -----------------------------------------------------------------------------------
 def _whole(name: str, value, minimum: int) -> int:
-    number = None if isinstance(value, bool) else value
-    try:
-        number = int(str(number).strip())
-    except (TypeError, ValueError):
-        number = None
-    if number is None or number < minimum:
-        raise UserError(f"{name}={value!r}: expected a whole number >= {minimum}")
+    number, problem = inputs.whole_number(name, value, minimum)
+    if problem:
+        raise UserError(problem)
     return number
 
 

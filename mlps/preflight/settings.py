@@ -18,15 +18,7 @@ from mlps_module_utils.mlps_mpirun import placement
 
 def _whole(value, name: str, minimum: int) -> tuple[int | None, str | None]:
     """A whole number >= minimum from an int or a digit string; (None, problem) otherwise."""
-    if isinstance(value, bool):
-        return None, f"{name}={value!r}: expected a whole number >= {minimum}"
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        return None, f"{name}={value!r}: expected a whole number >= {minimum}"
-    if number < minimum:
-        return None, f"{name}={number}: expected a whole number >= {minimum}"
-    return number, None
+    return inputs.whole_number(name, value, minimum)
 
 
 @dataclass(frozen=True)
