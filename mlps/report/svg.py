@@ -92,6 +92,9 @@ def time_chart(title: str, unit: str, lines: list[tuple], segments: list[tuple],
                 return x0 + (t - t0) / span * usable
         return None
 
+    def segment_of(t: float) -> int | None:
+        return next((i for i, (t0, t1, _l, _s) in enumerate(segments) if t0 <= t <= t1), None)
+
     values = [v for _label, points in lines for _t, v in points if v is not None]
     top = max(values, default=1.0) or 1.0
     ticks = nice_ticks(0.0, top)
@@ -118,15 +121,16 @@ def time_chart(title: str, unit: str, lines: list[tuple], segments: list[tuple],
     for index, (label, points) in enumerate(lines):
         color = PALETTE[index % len(PALETTE)]
         legend.append((label, color))
-        for run in _polylines(points, x_of):
+        for run in _polylines(points, x_of, segment_of):
             coords = " ".join(f"{px:.1f},{y_of(v):.1f}" for px, v in run)
             body.append(f'<polyline class="ln" stroke="{color}" points="{coords}"/>')
     return _frame(title, unit, ticks, y_of, body, legend)
 
 
-def _polylines(points, x_of) -> list[list]:
-    """Points mapped to x, averaged per 2-pixel column, split where data is missing or a run ends."""
-    runs, current, column, bucket = [], [], None, []
+def _polylines(points, x_of, segment_of) -> list[list]:
+    """Points mapped to x, averaged per 2-pixel column, split where data is missing or a run's
+    segment ends (however sparse the samples, points of one segment are joined)."""
+    runs, current, column, bucket, segment = [], [], None, [], None
     for t, v in points:
         px = x_of(t) if v is not None else None
         if px is None:
@@ -136,17 +140,17 @@ def _polylines(points, x_of) -> list[list]:
                 runs.append(current)
             elif current:
                 runs.append(current * 2)            # a lone point still shows as a dot-length line
-            current, column, bucket = [], None, []
+            current, column, bucket, segment = [], None, [], None
             continue
-        col = int(px // 2)
+        col, seg = int(px // 2), segment_of(t)
         if column is not None and col != column:
             current.append((column * 2 + 1, sum(bucket) / len(bucket)))
             bucket = []
-            if col - column > GAP // 2:             # the next run's segment: do not join across the gap
+            if seg != segment:                      # the next run's segment: do not join across the gap
                 if len(current) > 1:
                     runs.append(current)
                 current = []
-        column = col
+        column, segment = col, seg
         bucket.append(v)
     if bucket:
         current.append((column * 2 + 1, sum(bucket) / len(bucket)))

@@ -29,6 +29,7 @@ MIB = 2**20
 GIB = 2**30
 MAX_POINTS = 240          # per host, metric and run when a chart shows one run: a point per 2 pixels
 MIN_POINTS = 30           # per run however many runs share a chart
+NESTED_DEPTH = 2                 # series/<option>/<trial>/<host>.jsonl
 MAX_FILES = 256           # series files read per leaf: one per host; the charts draw 8 hosts
 QUARTER_HOUR = 900.0
 # (key, title, unit, value from one rates() entry)
@@ -61,7 +62,9 @@ class LeafSeries:
 
 
 def series_files(leaf_path: Path) -> list[Path]:
-    """`*timeseries*/*.jsonl` and `*timeseries*.jsonl` (also `.json`) in the leaf, sorted."""
+    """`*timeseries*/*.jsonl` and `*timeseries*.jsonl` (also `.json`) in the leaf, sorted. A leaf
+    holding several phases keeps each phase's files in subfolders of the series folder
+    (`kv_cache_<ts>_timeseries/option_<O>/trial_<T>/<host>.jsonl`): up to NESTED_DEPTH of them."""
     found = []
     try:
         entries = _listing(leaf_path)
@@ -71,14 +74,37 @@ def series_files(leaf_path: Path) -> list[Path]:
         if "timeseries" not in entry.name or entry.name.startswith("."):
             continue
         if entry.is_dir(follow_symlinks=False):
-            try:
-                found.extend(Path(e.path) for e in _listing(entry.path)
-                             if e.name.endswith(".jsonl") and e.is_file(follow_symlinks=False))
-            except OSError:
-                continue
+            found.extend(_jsonl_below(entry.path, NESTED_DEPTH))
         elif entry.name.endswith((".jsonl", ".json")) and entry.is_file(follow_symlinks=False):
             found.append(Path(entry.path))
     return sorted(found)[:MAX_FILES]
+
+
+def _jsonl_below(folder: str, depth: int) -> list[Path]:
+    """The .jsonl files of `folder` and of its subfolders down to `depth` more levels (no links)."""
+    try:
+        entries = _listing(folder)
+    except OSError:
+        return []
+    found = [Path(e.path) for e in entries if e.name.endswith(".jsonl") and e.is_file(follow_symlinks=False)]
+    if depth > 0:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                found.extend(_jsonl_below(entry.path, depth - 1))
+            if len(found) >= MAX_FILES:
+                break
+    return found
+
+
+def phase_label(path: Path) -> str | None:
+    """`option 1 trial 2` for `.../<series>/option_1/trial_2/<host>.jsonl`; None for a file directly
+    in its series folder (a leaf of one phase)."""
+    parts = path.parts
+    for index in range(len(parts) - 2, 0, -1):
+        if "timeseries" in parts[index]:
+            nested = parts[index + 1:-1]
+            return " ".join(part.replace("_", " ") for part in nested) or None
+    return None
 
 
 def _listing(folder) -> list:
@@ -200,6 +226,7 @@ def load_leaf(leaf, points: int = MAX_POINTS) -> LeafSeries | None:
     if not files:
         return None
     result = LeafSeries(leaf=leaf.name, files=[f.name for f in files])
+    phases: dict = {}                                   # label -> [start, end] of a nested phase's files
     for path in files:
         samples = _samples(path, result)
         by_host: dict = {}
@@ -213,9 +240,18 @@ def load_leaf(leaf, points: int = MAX_POINTS) -> LeafSeries | None:
             result.end = max(walls) if result.end is None else max(result.end, *walls)
             metrics = {key: thin([(r["wall"], _value(pick, r, result)) for r in steps], points)
                        for key, _title, _unit, pick in METRICS}
-            result.hosts[host] = metrics
+            label = phase_label(path)
+            if label:
+                span = phases.setdefault(label, [min(walls), max(walls)])
+                span[0], span[1] = min(span[0], *walls), max(span[1], *walls)
+            if host in result.hosts:                    # another phase of the same host: a gap, then it
+                for key, values in metrics.items():
+                    result.hosts[host][key] += [(walls[0], None), *values]
+            else:
+                result.hosts[host] = metrics
     if result.start is None:
         return result
+    result.epochs.extend((start, end, label) for label, (start, end) in phases.items())
     epochs = epochs_of(leaf.per_epoch)
     naive_start = leaf.start or (epochs[0][0] if epochs else None)
     naive_end = leaf.end or (epochs[-1][1] if epochs else None)

@@ -45,14 +45,19 @@ class Context:
                 if not isinstance(leaf.metadata, dict) or leaf.metadata.get("status") not in NOT_RESULTS]
 
     @property
+    def _has_warmup(self) -> bool:
+        """Only training runs a warm-up; a KV-cache or checkpointing leaf is a result."""
+        return bool(self.edition.warmup) and getattr(self.workload, "benchmark", "training") == "training"
+
+    @property
     def warmup(self):
         runs = self.runs
-        return runs[0] if self.edition.warmup and runs else None
+        return runs[0] if self._has_warmup and runs else None
 
     @property
     def measured(self) -> list:
         runs = self.runs
-        return runs[1:] if self.edition.warmup else runs
+        return runs[1:] if self._has_warmup else runs
 
     @property
     def is_closed(self) -> bool:

@@ -14,9 +14,11 @@ import yaml
 
 from mlps import cli
 from mlps.cluster import build_cluster, write_cluster_info
+from mlps.report import svg
 from mlps.report.files import MARKER
+from mlps.results.models import Leaf
 from mlps.results.reader import read_tree
-from mlps.results.series import clock_offset, decimate, load_leaf, series_files, thin
+from mlps.results.series import clock_offset, decimate, load_leaf, phase_label, series_files, thin
 from mlps_module_utils.mlps_timeseries import rates, read_jsonl
 from tests.unit.test_report_builders import TZ_OFFSET, build_campaign_tree, unix
 
@@ -221,3 +223,33 @@ def test_decimated_rates_are_the_mean_of_the_skipped_intervals(campaign):
     coarse = rates(kept)[0]["disk_total"]["read_bytes_per_s"]
     assert coarse == pytest.approx(sum(r["disk_total"]["read_bytes_per_s"] for r in full[:step]) / step, rel=1e-6)
     assert decimate(samples[:10], 20) == samples[:10]
+
+
+def test_series_of_a_leaf_with_nested_phases_are_found_joined_per_host_and_marked(tmp_path):
+    """A KV-cache run leaf keeps each trial's series in <series>/option_<O>/trial_<T>/<host>.jsonl:
+    every trial is read, one line per host with a gap between trials, and each trial marked."""
+    leaf_dir = tmp_path / "20261202_070000"
+    for option, trial, t0 in ((1, 1, 1000.0), (2, 1, 1100.0)):
+        folder = leaf_dir / "kv_cache_20261202_070000_timeseries" / f"option_{option}" / f"trial_{trial}"
+        folder.mkdir(parents=True)
+        lines = [json.dumps({"schema": "mlps-timeseries/1", "host": "h1", "mono": t0 + i, "wall": t0 + i,
+                             "counters": {"disk": {"vda": {"read_bytes": 1000 * i, "write_bytes": 0}}}})
+                 for i in range(4)]
+        (folder / "h1.jsonl").write_text("\n".join(lines) + "\n")
+    files = series_files(leaf_dir)
+    assert [f.relative_to(leaf_dir).as_posix() for f in files] == [
+        "kv_cache_20261202_070000_timeseries/option_1/trial_1/h1.jsonl",
+        "kv_cache_20261202_070000_timeseries/option_2/trial_1/h1.jsonl"]
+    assert phase_label(files[1]) == "option 2 trial 1"
+    data = load_leaf(Leaf(path=leaf_dir, name=leaf_dir.name, rel=leaf_dir.name))
+    assert [(round(s), round(e), label) for s, e, label in data.epochs] == [
+        (1000, 1003, "option 1 trial 1"), (1100, 1103, "option 2 trial 1")]
+    points = next(iter(data.hosts["h1"].values()))
+    assert (1100.0, None) in points and len([p for p in points if p[1] is not None]) == 6
+
+
+def test_a_sparse_series_is_drawn_as_one_line_per_segment():
+    points = [(float(t), 5.0) for t in range(0, 24, 3)]          # 8 samples over a 24 s run: far apart
+    chart = svg.time_chart("t", "u", [("h1", points)], [(0.0, 24.0, "run 1", False)], [])
+    (line,) = [part for part in chart.split("<polyline")[1:]]
+    assert len(line.split('points="')[1].split('"')[0].split()) == 8     # every sample, joined
