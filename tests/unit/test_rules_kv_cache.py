@@ -29,8 +29,9 @@ def meta_path(leaf):
 
 
 def test_every_kv_rule_is_registered():
-    expected = ["KV-CLIENTS", "KV-CLOSED-IMMUTABLE", "KV-CPU-TIER", "KV-ENGINE", "KV-FS-SEPARATION", "KV-ISOLATION",
-                "KV-LEAF-METADATA", "KV-LOCKS", "KV-NO-AUTOSCALE", "KV-OPTIONS", "KV-PARTIAL", "KV-SCALE", "KV-SUMMARY"]
+    expected = ["KV-CLIENTS", "KV-CLOSED-IMMUTABLE", "KV-CPU-TIER", "KV-ENGINE", "KV-FS-SEPARATION", "KV-GATEWAY",
+                "KV-ISOLATION", "KV-LEAF-METADATA", "KV-LOCKS", "KV-NO-AUTOSCALE", "KV-OPEN", "KV-OPTIONS",
+                "KV-PARTIAL", "KV-SCALE", "KV-SHARED-RESULTS", "KV-SUMMARY"]
     assert expected == KV_RULES
 
 
@@ -331,3 +332,55 @@ def test_a_kv_leaf_that_did_not_complete_is_invalid(tmp_path, status):
     result = verify(tmp_path)
     assert [f.actual for f in found(result, "LEAF-STATUS")] == [status]
     assert not found(result, "KV-SUMMARY")           # not a result: no other rule judges it
+
+
+# --- KV-SHARED-RESULTS -------------------------------------------------------------------------------
+def test_a_multi_host_run_without_one_hosts_results_is_invalid(tmp_path):
+    def doc(option, trial, rank):
+        return rank_doc(option, trial, rank) | {"hostname": "h0"}       # every rank file came from one host
+    build_kv_leaf(tmp_path, doc=doc)
+    (finding,) = found(verify(tmp_path), "KV-SHARED-RESULTS")
+    assert finding.outcome == Outcome.INVALID and (finding.expected, finding.actual) == (2, 1)
+
+
+def test_rank_results_from_every_host_pass(tmp_path):
+    build_kv_leaf(tmp_path, hosts=3)
+    assert not found(verify(tmp_path), "KV-SHARED-RESULTS")
+
+
+# --- KV-GATEWAY --------------------------------------------------------------------------------------
+def _cluster_info(fstype: str, options: list) -> dict:
+    mount = {"path": "/cache", "fstype": fstype, "device": "bucket-1", "mount_options": options}
+    return {"schema": "mlps-cluster-info/1", "hosts": [{"hostname": "h0", "facts": {"paths": {"/cache": mount}}}]}
+
+
+def test_an_object_gateway_without_recorded_mount_options_is_a_warning(tmp_path):
+    leaf = build_kv_leaf(tmp_path)
+    put(leaf / "cluster_info.json", _cluster_info("fuse.s3fs", []))
+    (finding,) = found(verify(tmp_path), "KV-GATEWAY")
+    assert finding.outcome == Outcome.WARNING and "fuse.s3fs" in finding.message
+
+
+def test_an_object_gateway_with_its_options_is_named_and_a_local_disk_is_not(tmp_path):
+    leaf = build_kv_leaf(tmp_path)
+    put(leaf / "cluster_info.json", _cluster_info("fuse.mountpoint-s3", ["rw", "allow_other"]))
+    (finding,) = found(verify(tmp_path), "KV-GATEWAY")
+    assert finding.outcome == Outcome.INFO and "rw,allow_other" in finding.message
+    put(leaf / "cluster_info.json", _cluster_info("xfs", ["rw"]))
+    assert not found(verify(tmp_path), "KV-GATEWAY")
+
+
+# --- KV-OPEN -----------------------------------------------------------------------------------------
+def test_a_rank_left_with_kv_cache_py_defaults_is_a_warning(tmp_path):
+    def doc(option, trial, rank):
+        return rank_doc(option, trial, rank) | {"args": {"cpu_mem_gb": 32, "gpu_mem_gb": 0}}
+    build_kv_leaf(tmp_path, doc=doc, division="open")
+    findings = found(verify(tmp_path), "KV-OPEN", Outcome.WARNING)
+    assert findings and "default cpu_mem_gb" in findings[0].message
+
+
+def test_ranks_given_every_option_value_pass_kv_open(tmp_path):
+    def doc(option, trial, rank):
+        return rank_doc(option, trial, rank) | {"args": {"cpu_mem_gb": 4 if option == 2 else 0, "gpu_mem_gb": 0}}
+    build_kv_leaf(tmp_path, doc=doc)
+    assert not found(verify(tmp_path), "KV-OPEN")

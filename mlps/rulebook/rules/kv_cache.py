@@ -529,3 +529,101 @@ def _listed_missing(summary: dict) -> set:
     options = summary.get("options") if isinstance(summary.get("options"), dict) else {}
     return {_location(path) for opt in options.values() if isinstance(opt, dict)
             for path in (opt.get("missing_files") or []) if isinstance(opt.get("missing_files"), list)}
+
+
+class KvSharedResults(KvRule):
+    id = "KV-SHARED-RESULTS"
+    section = "6.3.3.4"
+    description = ("a multi-host run holds the results of the ranks of every host (MLCommons' harness needs one "
+                   "results folder at the same path on every host; mlps fetches each host's instead)")
+
+    def check(self, ctx):
+        out = []
+        for leaf in ctx.runs:
+            meta = _meta(leaf)
+            hosts = meta.get("hosts") if meta and isinstance(meta.get("hosts"), list) else []
+            if len(hosts) < 2:
+                continue
+            ranks = _ranks(leaf)
+            if not ranks:
+                continue                                   # KV-SUMMARY names the missing rank files
+            named = {str(r.doc.get("hostname")) for r in ranks if r.doc.get("hostname")}
+            if named and len(named) < len(hosts):
+                out.append(self.finding(
+                    f"{leaf.name}: rank results from {len(named)} of {len(hosts)} hosts ({', '.join(sorted(named))})",
+                    expected=len(hosts), actual=len(named), evidence=ref(leaf, ranks[0].file),
+                    fix="give every host the same results folder (a shared filesystem), or collect every host's"))
+        return out
+
+
+# FUSE types of the POSIX gateways to object storage (§6.5): s3fs, rclone, Mountpoint for S3 and kin.
+OBJECT_GATEWAYS = ("fuse.s3fs", "fuse.rclone", "fuse.mountpoint-s3", "fuse.goofys", "fuse.gcsfuse",
+                   "fuse.blobfuse2", "fuse.geesefs")
+
+
+class KvGateway(KvRule):
+    id = "KV-GATEWAY"
+    section = "6.5"
+    description = ("object storage is used only through a POSIX mount, and that gateway and its mount options are "
+                   "recorded")
+    severity = Outcome.WARNING
+
+    def check(self, ctx):
+        out = []
+        for leaf in ctx.runs:
+            meta, info = _meta(leaf), leaf.cluster_info if isinstance(leaf.cluster_info, dict) else {}
+            cache = meta.get("cache_dir") if meta else None
+            if not cache or not isinstance(info.get("hosts"), list):
+                continue
+            for host in info["hosts"]:
+                paths = ((host or {}).get("facts") or {}).get("paths") or {} if isinstance(host, dict) else {}
+                mount = paths.get(cache) if isinstance(paths, dict) else None
+                if not isinstance(mount, dict) or mount.get("fstype") not in OBJECT_GATEWAYS:
+                    continue
+                name = host.get("hostname") or host.get("key")
+                evidence = ref(leaf, leaf.cluster_info_file or "cluster_info.json")
+                if mount.get("mount_options"):
+                    out.append(self.finding(
+                        f"{leaf.name}: the cache on {name} is object storage through {mount['fstype']} "
+                        f"({mount.get('device')}, options {','.join(map(str, mount['mount_options']))})",
+                        outcome=Outcome.INFO, evidence=evidence,
+                        fix="name this gateway and its mount options in the system description"))
+                else:
+                    out.append(self.finding(
+                        f"{leaf.name}: the cache on {name} is object storage through {mount['fstype']} but its "
+                        "mount options were not recorded", expected="the gateway's mount options", actual=None,
+                        evidence=evidence, fix="record the mount options (mlps facts read them from mountinfo)"))
+        return out
+
+
+# kv-cache.py's command-line defaults, which silently replace an Option's value left unset (§6.6.2).
+CLI_DEFAULTS = (("gpu_mem_gb", 16), ("cpu_mem_gb", 32), ("model", "tiny-1b"))
+
+
+class KvOpen(KvRule):
+    id = "KV-OPEN"
+    section = "6.6.2"
+    description = ("a rank that ran with kv-cache.py's own defaults (gpu 16 GiB, cpu 32 GiB, model tiny-1b) where its "
+                   "Option says otherwise was not given that Option's value")
+    severity = Outcome.WARNING
+
+    def check(self, ctx):
+        out = []
+        for leaf in ctx.runs:
+            meta = _meta(leaf)
+            params = meta.get("parameters") if meta and isinstance(meta.get("parameters"), dict) else {}
+            for result in _ranks(leaf):
+                args = result.doc.get("args")
+                option = params.get(str(result.option)) or {}
+                if not isinstance(args, dict) or not isinstance(option, dict):
+                    continue
+                fell = [key for key, default in CLI_DEFAULTS
+                        if key in option and _same(args.get(key), default) and not _same(option[key], default)]
+                if fell:
+                    out.append(self.finding(
+                        f"{leaf.name}: {result.file} ran with kv-cache.py's default {', '.join(fell)} instead of "
+                        f"Option {result.option}'s", expected={k: option[k] for k in fell},
+                        actual={k: args.get(k) for k in fell}, evidence=ref(leaf, result.file),
+                        fix="give every Option value explicitly on the command line"))
+                    break
+        return out
