@@ -215,3 +215,24 @@ def test_campaign_on_three_hosts(cluster3, cluster_venv, tmp_path, shm_cache):
     check_leaf(results, hosts, 3, options=(1, 3))
     (final,) = run.results("Print the verdict of the campaign").values()
     assert final["msg"][0].startswith("verdict of the campaign: OPEN"), final["msg"]
+
+
+def test_campaign_hands_the_ranks_to_mlcommons_kv_cache_py(tmp_path, client_venv, shm_cache):
+    """engine auto finds kv-cache.py in mlps_kvcache_mlcommons_dir (here the tests' stand-in, which
+    takes kv-cache.py's options and writes its output file) and runs it for every rank: no KV-ENGINE."""
+    results = tmp_path / "results"
+    standin = Path(__file__).resolve().parents[1] / "standins" / "kv_cache_benchmark"
+    run = campaign(LOCAL_INVENTORY, results, shm_cache, mlps_venv=str(client_venv), mlps_preflight_skip=True,
+                   mlps_kvcache_facts=False, mlps_kvcache_mlcommons_dir=str(standin), mlps_kvcache_options="1",
+                   mlps_kvcache_trials=1, mlps_kvcache_size_scale=1.0, mlps_kvcache_model="tiny-1b",
+                   mlps_kvcache_npernode=2)
+    assert run.rc == 0, run.messages() or run.stdout[-3000:]
+    leaf, meta = the_leaf(results)
+    assert meta["engine"] == "mlcommons" and meta["engine_reason"].endswith("kv_cache_benchmark/kv-cache.py")
+    for rank in (0, 1):
+        (path,) = (leaf / "option_1" / "trial_1" / f"rank_{rank}").glob("kvcache_results_*.json")
+        doc = json.loads(path.read_text())
+        assert doc["seed"] == 42 + rank and "engine" not in doc
+    (final,) = run.results("Print the verdict of the campaign").values()
+    rules = {line.split(":", 1)[0].split()[-1] for line in final["msg"][1:]}
+    assert "KV-ENGINE" not in rules and {"KV-SCALE", "DIVISION-OPEN"} <= rules, final["msg"]
