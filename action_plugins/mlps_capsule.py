@@ -23,6 +23,7 @@ ARGUMENT_SPEC = {
     "hosts": {"type": "list", "elements": "str", "required": True},
     "venv_marker": {"type": "str", "default": ""},
     "versions": {"type": "dict", "default": {}},
+    "code": {"type": "dict", "default": {}},
     "secret_names": {"type": "str", "default": "(?i)(token|secret|passw|key|credential|auth)"},
 }
 
@@ -58,7 +59,8 @@ class ActionModule(MlpsAction):
             marker = None
         document = capsule.build(benchmark=args["benchmark"], campaign_id=args["campaign_id"],
                                  venv_marker=marker if isinstance(marker, dict) else None,
-                                 versions=args["versions"], secret_names=args["secret_names"], **self._raw)
+                                 versions=args["versions"], code=args["code"], secret_names=args["secret_names"],
+                                 **self._raw)
         # The code's identity, hashed once here for the whole campaign: each phase's provenance.json
         # takes it from the campaign context instead of hashing the checkout again.
         tool = document["code"]["mlps"]

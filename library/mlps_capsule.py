@@ -44,6 +44,10 @@ options:
     description: Versions the campaign read on the launcher (dlio_benchmark, python, mpi, ...).
     type: dict
     default: {}
+  code:
+    description: "Name to an mlps_code_hash result on the launcher: C(dlio) (the venv's DLIO) and other code by name."
+    type: dict
+    default: {}
   secret_names:
     description: Regular expression of the variable names whose values are secrets (mlps_phase_secret_names).
     type: str

@@ -78,13 +78,15 @@ def _extra_argv(extra_vars: dict, pattern: re.Pattern) -> tuple[list[str], list[
 
 
 def build(*, benchmark: str, campaign_id: str, hosts: dict, groups: dict, inventory: list, extra_vars: dict,
-          venv_marker: dict | None, versions: dict, secret_names: str = REDACT_NAMES) -> dict:
+          venv_marker: dict | None, versions: dict, code: dict | None = None,
+          secret_names: str = REDACT_NAMES) -> dict:
     """The capsule document.
 
     hosts: {host name: its raw variables}; groups: {group: [hosts]} restricted by the caller;
     inventory: the inventory sources given to ansible-playbook; extra_vars: the -e variables as loaded;
     venv_marker: the client venv's ready marker (module_utils/mlps_venv.py), None when unreadable;
-    versions: what the campaign read on the launcher (dlio_benchmark, python, mpi, ...)."""
+    versions: what the campaign read on the launcher (dlio_benchmark, python, mpi, ...);
+    code: name -> mlps_code_hash result on the launcher (`dlio`: the venv's DLIO; others by name)."""
     pattern = _pattern(secret_names)
     playbook = f"playbooks/{PLAYBOOKS.get(benchmark) or 'run_' + frame.check_name('benchmark', benchmark) + '.yml'}"
     extra, redacted = _extra_argv(extra_vars, pattern)
@@ -102,10 +104,19 @@ def build(*, benchmark: str, campaign_id: str, hosts: dict, groups: dict, invent
                         "versions": redact("versions", versions or {}, pattern)},
         "code": {"mlps": {"version": __version__, **provenance.tool_identity()},
                  "dlio": {"version": str(dlio_version) if dlio_version else provenance.UNKNOWN,
-                          "code_image": provenance.UNKNOWN}},
+                          **_hashed((code or {}).get("dlio"))},
+                 **{str(name): _hashed(found) for name, found in (code or {}).items() if name != "dlio"}},
         "rerun": {"argv": argv, "command": shlex.join(argv), "redacted_extra_vars": redacted,
                   "note": "run from the mlps checkout; give every redacted value again (vault or environment)"},
     }
+
+
+def _hashed(found) -> dict:
+    """{code_image, path} from an mlps_code_hash result ("unknown" and why, when it found nothing)."""
+    found = found if isinstance(found, dict) else {}
+    if found.get("found") and found.get("code_image"):
+        return {"code_image": str(found["code_image"]), "path": str(found.get("path") or "")}
+    return {"code_image": provenance.UNKNOWN, "why": str(found.get("reason") or found.get("msg") or "not hashed")}
 
 
 def path_for(results_dir, benchmark: str, campaign_id: str) -> Path:

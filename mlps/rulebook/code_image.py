@@ -1,31 +1,23 @@
 """Code images inside a results tree: the pointer a leaf keeps (`.mlps-code-image`,
 `md5-tree-v2:<hash>`), where the image lies, its `.code-hash.json` and the tree hash recomputed.
 
-md5-tree-v2 as the rule book describes it: every regular file of the image (symlinks and the
-excluded names below skipped), sorted by its relative path in UTF-8, fed into one MD5 as the path
-bytes followed by the file's bytes."""
+md5-tree-v2 itself (the rule book's tree hash) is module_utils/mlps_code_hash.py's, shared with the
+module that hashes the code a campaign ran on its clients."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-from fnmatch import fnmatch
 from pathlib import Path
 
 from mlps.jsonio import ReadError, parse_json, read_bytes
+from mlps_module_utils.mlps_code_hash import ALGORITHM, HASH_FILE, tree_hash
+
+__all__ = ["ALGORITHM", "HASH_FILE", "POINTER", "expected_place", "find_image", "read_hash_file", "read_pointer",
+           "tree_hash"]
 
 POINTER = ".mlps-code-image"
-HASH_FILE = ".code-hash.json"
-ALGORITHM = "md5-tree-v2"
 POINTER_RE = re.compile(r"^(md5-tree-v[12]):([0-9a-f]{32})$")
-EXCLUDED = (".git", ".idea", ".vscode", "__pycache__", ".pytest_cache", ".venv", "node_modules", "build", "dist",
-            ".tox", "test", "tests", "*.egg-info", HASH_FILE, ".DS_Store", "Thumbs.db", "*.pyc", "*.pyo")
 POINTER_MAX = 4096
-
-
-def _excluded(name: str) -> bool:
-    return any(fnmatch(name, pattern) for pattern in EXCLUDED)
 
 
 def read_pointer(leaf_path: Path) -> tuple[str, str] | str | None:
@@ -70,22 +62,3 @@ def read_hash_file(image: Path) -> dict | str:
     except ReadError as exc:
         return f"{HASH_FILE}: {exc.detail}"
     return data if isinstance(data, dict) else f"{HASH_FILE}: expected a JSON object"
-
-
-def tree_hash(image: Path) -> str:
-    """md5-tree-v2 of a code image folder."""
-    files = []
-    for folder, dirs, names in os.walk(image):
-        dirs[:] = sorted(d for d in dirs if not _excluded(d) and not os.path.islink(os.path.join(folder, d)))
-        for name in names:
-            path = os.path.join(folder, name)
-            if _excluded(name) or os.path.islink(path) or not os.path.isfile(path):
-                continue
-            files.append(os.path.relpath(path, image).replace(os.sep, "/"))
-    digest = hashlib.md5(usedforsecurity=False)
-    for rel in sorted(files, key=lambda p: p.encode("utf-8")):
-        digest.update(rel.encode("utf-8"))
-        with open(os.path.join(image, rel), "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()

@@ -80,10 +80,18 @@ def test_versions_locks_and_code_hashes():
     document = _document({k: canary(k) for k in ("become", "env", "secret_env", "vault", "nested", "listed", "extra")})
     assert document["schema"] == "mlps-capsule/1" and document["environment"]["lock_sha256"] == "ab" * 32
     assert document["code"]["mlps"]["code_image"].startswith("md5-tree-v2:")
-    assert document["code"]["dlio"] == {"version": "2.0.0", "code_image": "unknown"}
+    assert document["code"]["dlio"] == {"version": "2.0.0", "code_image": "unknown", "why": "not hashed"}
     without = _document({k: canary(k) for k in ("become", "env", "secret_env", "vault", "nested", "listed", "extra")},
                         venv_marker=None, versions={})
     assert without["environment"]["lock_sha256"] == "unknown" and without["code"]["dlio"]["version"] == "unknown"
+    # the launcher's hashes (mlps_code_hash results) name the code each campaign ran
+    image = "md5-tree-v2:" + "1" * 32
+    hashed = _document({k: canary(k) for k in ("become", "env", "secret_env", "vault", "nested", "listed", "extra")},
+                       code={"dlio": {"found": True, "path": "/v/site-packages/dlio_benchmark", "code_image": image},
+                             "kv_cache_benchmark": {"found": False, "reason": "/opt/kv is not a folder"}})
+    assert hashed["code"]["dlio"] == {"version": "2.0.0", "code_image": image,
+                                      "path": "/v/site-packages/dlio_benchmark"}
+    assert hashed["code"]["kv_cache_benchmark"] == {"code_image": "unknown", "why": "/opt/kv is not a folder"}
 
 
 def test_a_resumed_campaign_never_overwrites_its_first_capsule(tmp_path):
