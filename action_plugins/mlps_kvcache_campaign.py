@@ -1,8 +1,6 @@
-"""Action plugin mlps_kvcache_campaign (documented in library/mlps_kvcache_campaign.py): the
-controller side of a KV-cache campaign, one step per `op`, in the controller's own Python.
-
-Every piece of logic lives in mlps.campaign.kv_cache (on the frame in mlps.campaign); each step
-here only maps its own arguments to it. The frame of the plugin itself is mlps.plugins.action.
+"""Action plugin mlps_kvcache_campaign (documented in library/mlps_kvcache_campaign.py): a KV-cache
+campaign's controller steps - the plan, the run leaf, each trial's start and end, the summary and
+results.json - each mapping its arguments to mlps.campaign.kv_cache.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ description:
     task with the names (the step's spec is in the action plugin).
 version_added: "0.1.0"
 author: mlps developers
+extends_documentation_fragment:
+  - mlps_phase
 options:
   op:
     description: The step of the training campaign this task runs; each takes only its own options.
@@ -48,13 +50,9 @@ options:
   system: {description: System folder (plan)., type: str}
   workload_dir: {description: The workload folder., type: path}
   command: {description: datagen or run (phase_start)., type: str, choices: [datagen, run]}
-  leaf: {description: "Leaf folder (phase_end).", type: path}
-  stamp: {description: "The leaf's time stamp (phase_end).", type: str}
   data:
     description: "The plan (datasize); or the dataset check (datagen_skipped)."
     type: dict
-  files: {description: "JSON files to write in the leaf, name to content (phase_start).", type: dict, default: {}}
-  copies: {description: "Controller files to copy into the leaf, name to source path.", type: dict, default: {}}
   data_dir: {description: Data folder recorded in the datasize leaf., type: str}
   tunables: {description: Rules tunables as dotted keys (plan)., type: dict, default: {}}
   extra: {description: Test-only DLIO settings (plan)., type: dict, default: {}}
@@ -62,31 +60,11 @@ options:
   plan: {description: "This campaign's plan, compared with the earlier one's (resume).", type: dict, default: {}}
   resume: {description: Continue an earlier campaign that stopped early (resume)., type: bool, default: true}
   index: {description: "Run number, 1 is the warm-up; 0 for datagen (phase_start).", type: int, default: 0}
-  staging_dir: {description: Staging folder on the clients (phase_start)., type: str}
   dlio_args:
     description: Arguments of mlps.campaign.training.dlio_command except output_folder (configview, phase_start).
     type: dict
-  mpi:
-    description: "mpirun settings (phase_start): mpirun, implementation, np, hosts, as_root, rsh_agent, prefix,
-      mca, env (names)."
-    type: dict
-  context:
-    description: "Campaign-wide metadata written into every leaf (phase_start, datagen_skipped)."
-    type: dict
-    default: {}
   label: {description: The phase's name in messages (phase_end)., type: str}
-  hosts_order: {description: "The clients, launcher first (phase_end).", type: list, elements: str, default: []}
-  launcher: {description: The launcher (phase_end)., type: str}
-  archives: {description: "Fetched staging archives, host to path (phase_end).", type: dict, default: {}}
-  job: {description: The launch's async result (phase_end)., type: dict, default: {}}
-  waited: {description: What mlps_phase_wait returned (phase_end)., type: dict, default: {}}
-  samples: {description: Time-series samples per host (phase_end)., type: dict, default: {}}
   drop_evidence: {description: Page-cache drop evidence per host (phase_end)., type: dict, default: {}}
-  unreachable:
-    description: Clients that could not be reached after the launch (phase_end).
-    type: list
-    elements: str
-    default: []
   verify:
     description: Verify the workload after recording and print the verdict (phase_end).
     type: bool

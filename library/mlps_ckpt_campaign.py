@@ -28,6 +28,8 @@ description:
     workload's results.json.
 version_added: "0.1.0"
 author: mlps developers
+extends_documentation_fragment:
+  - mlps_phase
 options:
   op:
     description: The step of the checkpointing campaign this task runs (plan, one invocation's start or end, results).
@@ -63,29 +65,13 @@ options:
   invocation:
     description: "One of the plan's invocations: name, writes, reads (phase_start)."
     type: dict
-  staging_dir: {description: "The campaign's staging folder on the clients (phase_start).", type: str}
   engine_args:
     description:
       - The engine's settings (phase_start) - dlio and config_dir for DLIO; python, engine_file,
         plan_file, transfer_size, odirect and fsync for the native engine; time_between for both.
     type: dict
     default: {}
-  mpi:
-    description: "mpirun, implementation, hosts, as_root, rsh_agent, prefix, mca, env (names only) (phase_start)."
-    type: dict
-  context: {description: The campaign-wide part of every leaf's metadata (phase_start)., type: dict, default: {}}
-  files: {description: "JSON files to write in the leaf, name to content (phase_start).", type: dict, default: {}}
-  copies: {description: "Controller files to copy into the leaf, name to path (phase_start).", type: dict, default: {}}
-  leaf: {description: The leaf phase_start returned (phase_end)., type: path}
-  stamp: {description: The leaf's time stamp (phase_end)., type: str}
   label: {description: The invocation's name (phase_end)., type: str, default: invocation}
-  hosts_order: {description: "Clients, launcher first (phase_end).", type: list, elements: str, default: []}
-  launcher: {description: The client that ran mpirun (phase_end)., type: str}
-  archives: {description: Host to its fetched output archive on the controller (phase_end)., type: dict, default: {}}
-  job: {description: The launch's final job record (phase_end)., type: dict, default: {}}
-  waited: {description: What mlps_phase_wait returned (phase_end)., type: dict, default: {}}
-  samples: {description: Host to the samples its sampler wrote (phase_end)., type: dict, default: {}}
-  unreachable: {description: Clients that left the play (phase_end)., type: list, elements: str, default: []}
 attributes:
   check_mode:
     support: full

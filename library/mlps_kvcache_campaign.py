@@ -26,6 +26,8 @@ description:
     writes the workload's results.json.
 version_added: "0.1.0"
 author: mlps developers
+extends_documentation_fragment:
+  - mlps_phase
 options:
   op:
     description: The step of the KV-cache campaign this task runs.
@@ -35,7 +37,6 @@ options:
   options: {description: "Options to run, e.g. C(1,2,3) (plan).", type: raw, default: "1,2,3"}
   hosts: {description: "Clients, launcher first (plan).", type: list, elements: str}
   cache_dir: {description: "The KV cache folder on every client, on the storage under test (plan).", type: str}
-  staging_dir: {description: "The campaign's staging folder on the clients (plan, phase_start).", type: str}
   host_probes:
     description: Host to the output of C(mlps_ckpt_native.py --probe-folder CACHE STAGING) on it (plan).
     type: dict
@@ -68,11 +69,6 @@ options:
     type: dict
     default: {}
   campaign: {description: "The plan returned by op plan (open, phase_start).", type: dict}
-  context: {description: The campaign-wide part of the leaf's metadata (open)., type: dict, default: {}}
-  files: {description: "JSON files to write in the leaf, name to content (open).", type: dict, default: {}}
-  copies: {description: "Controller files to copy into the leaf, name to path (open).", type: dict, default: {}}
-  leaf: {description: "The run leaf op open returned (phase_start, phase_end, finish).", type: path}
-  stamp: {description: "The run leaf's time stamp (phase_start, phase_end, finish).", type: str}
   option: {description: The trial's Option (phase_start)., type: int}
   trial: {description: The trial's number within its Option (phase_start)., type: int}
   engine_args:
@@ -80,18 +76,8 @@ options:
     type: dict
     default: {}
   dropped: {description: Host to its cache-drop evidence before this trial (phase_start)., type: dict, default: {}}
-  mpi:
-    description: "mpirun, implementation, hosts, as_root, rsh_agent, prefix, mca, env (names only) (phase_start)."
-    type: dict
   label: {description: "The trial's label, C(option_<O>/trial_<T>) (phase_end).", type: str}
   placement: {description: "[host, ranks] pairs phase_start returned (phase_end).", type: list, elements: raw}
-  hosts_order: {description: "Clients, launcher first (phase_end).", type: list, elements: str, default: []}
-  launcher: {description: The client that ran mpirun (phase_end)., type: str}
-  archives: {description: Host to its fetched output archive on the controller (phase_end)., type: dict, default: {}}
-  job: {description: The launch's final job record (phase_end)., type: dict, default: {}}
-  waited: {description: What mlps_phase_wait returned (phase_end)., type: dict, default: {}}
-  samples: {description: Host to the samples its sampler wrote (phase_end)., type: dict, default: {}}
-  unreachable: {description: Clients that left the play (phase_end)., type: list, elements: str, default: []}
   stopped: {description: "Why the campaign stopped before its last trial, if it did (finish).", type: str, default: ""}
   workload_dir: {description: The workload folder (results)., type: path}
 attributes:

@@ -97,8 +97,13 @@ def argument_spec(module: Path) -> tuple[Path, dict]:
 
 
 def documentation(module: Path) -> dict:
-    """DOCUMENTATION of a module file, parsed as ansible-doc parses it (YAML)."""
-    return yaml.safe_load(module_literals(module)["DOCUMENTATION"])
+    """DOCUMENTATION of a module file, parsed as ansible-doc parses it (YAML), with the options of the
+    documentation fragments it extends (doc_fragments/) merged in."""
+    doc = yaml.safe_load(module_literals(module)["DOCUMENTATION"])
+    for name in doc.get("extends_documentation_fragment") or []:
+        fragment = yaml.safe_load(_load(ROOT / "doc_fragments" / f"{name}.py").ModuleDocFragment.DOCUMENTATION)
+        doc["options"] = {**(fragment.get("options") or {}), **(doc.get("options") or {})}
+    return doc
 
 
 def option_mismatches(options: dict, spec: dict, where: str = "") -> list[str]:
