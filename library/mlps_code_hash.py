@@ -81,7 +81,10 @@ def main():
                            required_by={"package": ("python",)})
     folder = module.params["path"]
     if module.params["package"]:
-        rc, out, err = module.run_command([module.params["python"], "-c", FIND, module.params["package"]])
+        python = module.params["python"]
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            module.exit_json(changed=False, found=False, reason=f"{python} is not an interpreter on this host")
+        rc, out, err = module.run_command([python, "-c", FIND, module.params["package"]])
         folder = out.strip() if rc == 0 else ""
         if not folder:
             module.exit_json(changed=False, found=False,

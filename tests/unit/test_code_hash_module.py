@@ -25,6 +25,10 @@ def test_a_missing_package_or_folder_is_said_not_failed(tmp_path):
     assert status == "SUCCESS" and result["found"] is False and "no_such_pkg_x is not installed" in result["reason"]
     status, result, _ = adhoc.run_module("mlps_code_hash", {"path": str(tmp_path / "gone")})
     assert result["found"] is False and result["reason"].endswith("gone is not a folder")
+    # a venv that is not there (yet): said, not failed - the capsule records the code as unknown
+    status, result, _ = adhoc.run_module("mlps_code_hash", {"python": str(tmp_path / "no-venv/bin/python"),
+                                                            "package": "dlio_benchmark"})
+    assert status == "SUCCESS" and result["found"] is False and "is not an interpreter" in result["reason"]
 
 
 def test_a_folder_changed_by_one_byte_hashes_differently(tmp_path):
