@@ -236,3 +236,16 @@ def test_campaign_hands_the_ranks_to_mlcommons_kv_cache_py(tmp_path, client_venv
     (final,) = run.results("Print the verdict of the campaign").values()
     rules = {line.split(":", 1)[0].split()[-1] for line in final["msg"][1:]}
     assert "KV-ENGINE" not in rules and {"KV-SCALE", "DIVISION-OPEN"} <= rules, final["msg"]
+
+
+def test_check_prints_every_trials_mpirun_command_and_writes_nothing(tmp_path, client_venv, shm_cache):
+    results = tmp_path / "results"
+    run = run_playbook("run_kvcache.yml", LOCAL_INVENTORY,
+                       {"mlps_results_dir": str(results), "mlps_data_dir": str(shm_cache.parent),
+                        "mlps_kvcache_cache_dir": str(shm_cache), **TINY, "mlps_venv": str(client_venv),
+                        "mlps_kvcache_npernode": 2}, args=["--check"], timeout=600)
+    assert run.rc == 0, run.messages() or run.stdout[-3000:]
+    commands = [line for line in run.stdout.splitlines() if "mpirun -np 2" in line]
+    assert len(commands) == 6                                  # 3 Options x 2 trials, each shown once
+    assert "Options 1, 2, 3 x 2 trials, 2 ranks (2 per client on 1)" in run.stdout
+    assert not results.exists() and not shm_cache.exists()     # no leaf, no preflight.json, no cache
