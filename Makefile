@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mlps-installed
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (tests/conftest.py says what stays together)
+TEST_WORKERS ?= 2
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -49,8 +51,10 @@ faults: venv system-deps
 fuzz: venv
 	$(BIN)/python benchmarks/bench_fuzz.py
 
+# The suite on TEST_WORKERS workers, then the `serial` tests alone.
 test: venv system-deps lint
-	$(BIN)/pytest -q tests $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not serial" tests $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m serial tests $(PYTEST_ARGS)
 
 bench: venv system-deps
 	for b in benchmarks/*.py; do $(BIN)/python "$$b" || exit 1; done

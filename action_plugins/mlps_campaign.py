@@ -58,8 +58,6 @@ STEPS = {
         **_WORKLOAD, **PHASE_END,
         "label": {"type": "str", "required": True},
         "drop_evidence": {"type": "dict", "default": {}},
-        "verify": {"type": "bool", "default": False},
-        "previous_findings": {"type": "list", "elements": "str", "default": []},
     },
     "results": _WORKLOAD,
 }
@@ -145,40 +143,13 @@ class ActionModule(MlpsAction):
                                    launcher=a["launcher"], archives=a["archives"], job=a["job"], waited=a["waited"],
                                    samples=a["samples"], drop_evidence=a["drop_evidence"],
                                    unreachable=a["unreachable"])
-        out = {"changed": True, **ended}
-        if a["verify"]:
-            out["verdict"], out["finding_keys"] = self._verdict(a["workload_dir"], f"after {a['label']}",
-                                                                a["previous_findings"])
+        out = self.with_verdict({"changed": True, **ended}, a, a["workload_dir"])
         if ended["status"] != "completed":
             out.update(failed=True, msg=f"{ended['message']}. DLIO's logs are in {a['leaf']}")
         elif a["unreachable"]:
             out.update(failed=True, msg=f"{a['label']} completed, but {', '.join(a['unreachable'])} can no longer "
                                         "be reached; the campaign stops here (the leaf is kept)")
         return out
-
-    @staticmethod
-    def _verdict(workload, label, previous):
-        """The verifier in this process (no subprocess per run), printed as the play goes: the
-        headline, then only the problems that are new since the previous run (grouped), and how
-        many are unchanged or gone."""
-        import json  # noqa: PLC0415
-
-        from mlps.rulebook.finding_groups import changes, group_findings, group_key  # noqa: PLC0415
-        from mlps.rulebook.verify import verify  # noqa: PLC0415
-        from mlps.safe_text import printable  # noqa: PLC0415
-
-        document = verify(workload).as_dict()
-        problems = [item for item in document["findings"] if item["outcome"] in ("INVALID", "OPEN", "ERROR",
-                                                                                   "UNCHECKED")]
-        groups = group_findings(problems)
-        new, unchanged, gone = changes(groups, previous)
-        lines = [f"verdict {label}: {document['verdict']} {json.dumps(document['counts'])}"]
-        lines += [f"new: {group['line']}" for group in new]
-        if unchanged or gone:
-            lines.append(f"{unchanged} problem(s) as after the previous phase, {gone} no longer found")
-        for line in lines:
-            display.display(f"  {printable(line)}")
-        return lines, [group_key(group) for group in groups]
 
     def step_results(self, a, check):
         from mlps.campaign import training  # noqa: PLC0415

@@ -81,7 +81,8 @@ class ActionModule(MlpsAction):
         ended = cc.end_invocation(leaf=a["leaf"], stamp=a["stamp"], label=a["label"], hosts=a["hosts_order"],
                                   launcher=a["launcher"], archives=a["archives"], job=a["job"], waited=a["waited"],
                                   samples=a["samples"], unreachable=a["unreachable"])
-        return {"changed": True, **ended}
+        # an invocation's leaf sits right in the workload folder
+        return self.with_verdict({"changed": True, **ended}, a, Path(a["leaf"]).parent)
 
     def step_results(self, a, check):
         from mlps.campaign import checkpointing as cc  # noqa: PLC0415

@@ -6,11 +6,21 @@ main process, remembers the leaves a campaign opened and, when the process exits
 `running` as `interrupted`. The launch stops itself on every host once nobody follows it (the
 lease of library/mlps_mpirun.py). A campaign that dies harder (SIGKILL, lost controller) leaves
 `running`, which the next campaign on that workload turns into `interrupted` (mlps.campaign.resume).
+
+An embedded database server a VectorDB campaign started (mlps_vectordb_server op start) and did not
+stop is stopped the same way when the process exits: with the stop op of that module, run on the
+server's host through `ansible` with this run's inventory. BenchFS daemons a sweep started
+(mlps_benchfs_daemon op start) and did not stop are stopped the same way, on their launcher: past the
+stop timeout their mpirun is stopped, which ends the ranks on every server host.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
+import os
+import subprocess
+import sys
 
 from ansible.plugins.callback import CallbackBase
 
@@ -19,9 +29,11 @@ name: mlps_leaves
 type: aggregate
 short_description: Mark the results leaves of an interrupted campaign as interrupted
 description:
-  - Remembers the leaves mlps_campaign, mlps_ckpt_campaign or mlps_kvcache_campaign opened (op
-    phase_start) and closed (op phase_end, or finish); at the end of the play or when the process
-    exits, marks those whose metadata still says running.
+  - Remembers the leaves mlps_campaign, mlps_ckpt_campaign, mlps_kvcache_campaign or
+    mlps_vectordb_campaign opened (op phase_start) and closed (op phase_end, or finish); at the end
+    of the play or when the process exits, marks those whose metadata still says running.
+  - Remembers the embedded servers mlps_vectordb_server started and the BenchFS daemons
+    mlps_benchfs_daemon started, and did not stop; when the process exits, stops them on their host.
 requirements:
   - mlps importable by the controller's Python (the project venv)
 """
@@ -30,7 +42,11 @@ requirements:
 # The campaign actions whose phase_start results (marker, leaf, stamp) open a leaf and whose
 # phase_end results (leaf, status) close it: training's, checkpointing's and KV-cache's (whose run
 # leaf holds every trial: a trial's end says `leaf_open`, and the run's finish closes it).
-TRACKED_ACTIONS = ("mlps_campaign", "mlps_ckpt_campaign", "mlps_kvcache_campaign")
+TRACKED_ACTIONS = ("mlps_campaign", "mlps_ckpt_campaign", "mlps_kvcache_campaign", "mlps_vectordb_campaign",
+                   "mlps_benchfs_campaign")
+SERVER_ACTION = "mlps_vectordb_server"
+DAEMON_ACTION = "mlps_benchfs_daemon"
+SERVER_STOP_SECONDS = 120
 
 
 class CallbackModule(CallbackBase):
@@ -42,11 +58,51 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self._open = {}
+        self._servers = {}
+        atexit.register(self._stop_servers)
         atexit.register(self._close, "interrupted",
                         "ansible-playbook stopped (interrupted) while this phase ran; the launch stops itself "
                         "on every host once nobody follows it")
 
+    def _track_server(self, result):
+        args, record = result._task.args, result._result
+        delegated = (record.get("_ansible_delegated_vars") or {}).get("ansible_delegated_host")
+        key = (delegated or result._host.get_name(), args.get("state_file"), result._task.action)
+        if args.get("op") == "start" and record.get("changed"):
+            self._servers[key] = {"op": "stop", "python": args.get("python"), "script": args.get("script"),
+                                  "state_file": args.get("state_file")}
+            if result._task.action == DAEMON_ACTION:
+                self._servers[key]["timeout"] = args.get("timeout")
+        elif args.get("op") == "stop" and not record.get("failed"):
+            self._servers.pop(key, None)
+
+    def _stop_servers(self):
+        """Stop what a campaign started and did not stop, with this run's own inventory."""
+        if not self._servers:
+            return
+        try:
+            from ansible import context  # noqa: PLC0415
+            inventories = list(context.CLIARGS.get("inventory") or [])
+        except Exception:  # never let a callback break the exit
+            inventories = []
+        adhoc = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "ansible")
+        for (host, _state, action), args in list(self._servers.items()):
+            argv = [adhoc, host, "-m", action, "-a", json.dumps({k: v for k, v in args.items() if v is not None})]
+            for inventory in inventories:
+                argv += ["-i", inventory]
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=SERVER_STOP_SECONDS, check=False)
+                said = "stopped" if done.returncode == 0 else f"could not be stopped (rc {done.returncode})"
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                said = f"could not be stopped ({exc})"
+            what = "BenchFS daemons launched" if action == DAEMON_ACTION else "database server"
+            self._display.display(f"mlps: the {what} on {host} that this campaign started {said}")
+            self._servers.pop((host, _state, action), None)
+
     def _track(self, result):
+        if result._task.action in (SERVER_ACTION, DAEMON_ACTION):
+            self._track_server(result)
+            return
         if result._task.action not in TRACKED_ACTIONS:
             return
         record = result._result

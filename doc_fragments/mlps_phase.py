@@ -23,4 +23,15 @@ options:
   waited: {description: What mlps_phase_wait returned (phase_end)., type: dict, default: {}}
   samples: {description: Host to the samples its sampler wrote (phase_end)., type: dict, default: {}}
   unreachable: {description: Clients that left the play (phase_end)., type: list, elements: str, default: []}
+  verify:
+    description: Verify the workload after recording and print the verdict so far (phase_end).
+    type: bool
+    default: false
+  previous_findings:
+    description: >-
+      Group keys of the previous phase's verdict (its RV(finding_keys)); only problems new since then are
+      printed, with a count of those unchanged or gone (phase_end).
+    type: list
+    elements: str
+    default: []
 """

@@ -65,17 +65,6 @@ options:
     type: dict
   label: {description: The phase's name in messages (phase_end)., type: str}
   drop_evidence: {description: Page-cache drop evidence per host (phase_end)., type: dict, default: {}}
-  verify:
-    description: Verify the workload after recording and print the verdict (phase_end).
-    type: bool
-    default: false
-  previous_findings:
-    description: >-
-      Group keys of the previous phase's verdict (its RV(finding_keys)); only problems new since then are
-      printed, with a count of those unchanged or gone (phase_end).
-    type: list
-    elements: str
-    default: []
 attributes:
   check_mode:
     support: full

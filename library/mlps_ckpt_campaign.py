@@ -87,6 +87,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+verdict:
+  description: Verdict lines printed (phase_end with verify).
+  type: list
+  elements: str
+  returned: op phase_end
+finding_keys:
+  description: Group keys of the verdict's problems, for the next phase's O(previous_findings) (phase_end with verify).
+  type: list
+  elements: str
+  returned: op phase_end
 campaign: {description: The plan (op plan)., type: dict, returned: op plan}
 leaf: {description: The leaf folder., type: str, returned: op phase_start and phase_end}
 stamp: {description: The leaf's time stamp., type: str, returned: op phase_start and phase_end}

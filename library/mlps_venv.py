@@ -68,6 +68,12 @@ options:
     description: Directory holding the system MPI launcher; empty means search PATH.
     type: str
     default: ""
+  mpi_check:
+    description:
+      - Prove that the venv's mpi4py and the launcher are the same MPI. V(false) for a venv without
+        MPI (the VectorDB driver's, whose ranks need no MPI library) - only O(verify_imports) is proved.
+    type: bool
+    default: true
   verify_imports:
     description: Modules that must import in the venv.
     type: list
@@ -126,6 +132,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_lock import INSTALL_OPTIONS, parse_lock
 from ansible.module_utils.mlps_venv import (
+    IMPORT_SNIPPET,
     MARKER_NAME,
     MARKER_SCHEMA,
     VERIFY_SNIPPET,
@@ -187,6 +194,7 @@ ARGUMENT_SPEC = {
     "mpi_source": {"type": "str", "choices": ["pip", "system"], "default": "pip"},
     "mpi_bin_dir": {"type": "str", "default": ""},
     "verify_imports": {"type": "list", "elements": "str", "default": ["dlio_benchmark", "mpi4py"]},
+    "mpi_check": {"type": "bool", "default": True},
     "force": {"type": "bool", "default": False},
     **INSTALL_OPTIONS,
 }
@@ -206,7 +214,7 @@ def main():
         if lock["errors"]:
             module.fail_json(msg=f"lock {name}: {lock['errors'][0]}; regenerate it with `mlps lockfile generate`")
     p["extra_packages"] = extra_specs(p["dlio_package"], [e for lock in parsed for e in lock["entries"]])
-    key = install_key(texts, p["extra_packages"], p["mpi"], p["mpi_source"])
+    key = install_key(texts, p["extra_packages"], p["mpi"] if p["mpi_check"] else "none", p["mpi_source"])
     marker_path = os.path.join(venv, MARKER_NAME)
     result = {"changed": False, "venv": venv}
 
@@ -308,7 +316,7 @@ def _install(module, p, plan, result):
         _, err = _run(module, extra, p["timeout"], "pip install of " + " ".join(p["extra_packages"]))
         if err:
             _fail_and_remove(module, new, err, result)
-    if p["mpi_source"] == "system":
+    if p["mpi_source"] == "system" and p["mpi_check"]:
         found = _find_mpirun(module, new, "system", p["mpi_bin_dir"])
         link = os.path.join(new, "bin", "mpirun")
         if found and not os.path.lexists(link):
@@ -335,10 +343,16 @@ def _install(module, p, plan, result):
 
 def _verify(module, p, venv, key, result, fail):
     venv_python = os.path.join(venv, "bin", "python")
-    proc, err = _run(module, [venv_python, "-c", VERIFY_SNIPPET, *p["verify_imports"]], 300, "import check")
+    snippet = VERIFY_SNIPPET if p["mpi_check"] else IMPORT_SNIPPET
+    proc, err = _run(module, [venv_python, "-c", snippet, *p["verify_imports"]], 300, "import check")
     if err:
         fail(f"{err}; the locked packages do not import on this host")
     proved = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not p["mpi_check"]:
+        _write_marker(venv, {"key": key, "python": ".".join(str(x) for x in _python_version(module, venv_python)),
+                             "mpi": "none", "imports": proved["imported"], "extra_packages": p["extra_packages"]},
+                      result)
+        return
     mpirun = _find_mpirun(module, venv, p["mpi_source"], p["mpi_bin_dir"])
     if not mpirun:
         fail(f"no mpirun found for mpi_source={p['mpi_source']}; for pip add the "
@@ -351,9 +365,7 @@ def _verify(module, p, venv, key, result, fail):
              f"({proved['mpi_library'][:60]}), expected both {p['mpi']}; set "
              "LD_LIBRARY_PATH or mlps_env_mpi/mlps_env_mpi_source so they agree")
     marker = {
-        "schema": MARKER_SCHEMA,
         "key": key,
-        "verified_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "python": ".".join(str(x) for x in _python_version(module, venv_python)),
         "mpi": p["mpi"],
         "mpi_source": p["mpi_source"],
@@ -364,6 +376,12 @@ def _verify(module, p, venv, key, result, fail):
         "imports": proved["imported"],
         "extra_packages": p["extra_packages"],
     }
+    _write_marker(venv, marker, result)
+
+
+def _write_marker(venv, fields, result):
+    marker = {"schema": MARKER_SCHEMA,
+              "verified_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **fields}
     fd, tmp = tempfile.mkstemp(dir=venv, prefix=".mlps-env.")
     with os.fdopen(fd, "w") as handle:
         json.dump(marker, handle, indent=2)

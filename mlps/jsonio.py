@@ -63,19 +63,22 @@ class ReadError(UserError):
 
 
 # --- reading -------------------------------------------------------------------------------------
-def read_bytes(path, *, max_bytes: int = MAX_BYTES, follow_symlinks: bool = True, root=None) -> bytes:
+def read_bytes(path, *, max_bytes: int = MAX_BYTES, follow_symlinks: bool = True, root=None,
+               dir_fd: int | None = None) -> bytes:
     """The content of the regular file `path`, refused (ReadError) above `max_bytes`. With `root`,
-    `path` is opened below it (safe_path.open_under): a symlink leaving `root` is kind `symlink`."""
+    `path` is opened below it (safe_path.open_under): a symlink leaving `root` is kind `symlink`.
+    With `dir_fd` (a descriptor of the folder holding `path`, opened below the root), only the file
+    name is opened from it, never through a symlink: one open instead of one per folder on the way."""
     flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK      # O_NONBLOCK: a FIFO must not hang the open
-    if not follow_symlinks:
+    if not follow_symlinks or dir_fd is not None:
         flags |= os.O_NOFOLLOW
     try:
-        fd = open_under(root, path, flags) if root is not None else os.open(path, flags)
+        fd = _open(path, flags, root, dir_fd)
     except OutsideRoot as exc:
         raise ReadError(path, "symlink", f"{exc.strerror}; not read",
                         "copy the file itself into the tree") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP and (root is not None or not follow_symlinks):
+        if exc.errno == errno.ELOOP and (root is not None or not follow_symlinks or dir_fd is not None):
             raise ReadError(path, "symlink", "is a symbolic link, not followed",
                             "copy the file itself into place") from None
         raise _unreadable(path, exc) from None
@@ -102,6 +105,12 @@ def read_bytes(path, *, max_bytes: int = MAX_BYTES, follow_symlinks: bool = True
         raise _unreadable(path, exc) from None
     finally:
         os.close(fd)
+
+
+def _open(path, flags: int, root, dir_fd: int | None) -> int:
+    if dir_fd is not None:
+        return os.open(os.path.basename(path), flags, dir_fd=dir_fd)
+    return open_under(root, path, flags) if root is not None else os.open(path, flags)
 
 
 def nesting_exceeds(data: bytes | str, max_depth: int = MAX_DEPTH) -> bool:

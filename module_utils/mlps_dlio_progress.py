@@ -17,7 +17,13 @@ engine (module_utils/mlps_kvcache.py) writes, from rank 0, about once a second a
   2026-11-25T14:35:43.740656 mlps-kvcache progress label="option 1 trial 2" elapsed=12.0 duration=300 \
       requests=1234 read_bytes=1288490188 write_bytes=214748364
   2026-11-25T14:40:44.001120 mlps-kvcache done label="option 1 trial 2" elapsed=300.4 requests=30100 ...
-(phase `kvcache`; every line carries running totals, so the last one read is the state).
+(phase `kvcache`; every line carries running totals, so the last one read is the state). The VectorDB
+driver (module_utils/mlps_vectordb.py) writes, at most once a second per process:
+  2026-11-25T14:35:43.740656 mlps-vectordb load progress elapsed=3.0 phase=insert rows=20000 total=100000 \
+      index_pct=-
+  2026-11-25T14:35:43.740656 mlps-vectordb query progress elapsed=12.0 rank=0 queries=24000 qps=2000.0 errors=0
+and `done` in place of `progress` at its end (phase `vectordb`; load lines carry the load's state, query
+lines one rank's running totals, summed over the ranks seen).
 
 `read_progress(path, offset, state)` reads what was appended since `offset` (complete lines only;
 a partial last line waits for the next call), at most `max_bytes` of it (when more is waiting it
@@ -26,6 +32,7 @@ an Ansible play can carry it from one poll to the next. `summarize(state, total_
 the progress figures and a one-line text. Nothing in a log makes either raise.
 
 Pure stdlib, Python 3.8 syntax.
+One file on purpose: the wait module ships it to the launcher as its only helper.
 """
 
 from __future__ import annotations
@@ -64,8 +71,12 @@ _EVENTS = (
     ("kv_line", re.compile(r'mlps-kvcache (progress|done) label="((?:[^"\\]|\\.)*)" elapsed=(\d+(?:\.\d+)?)'
                            r"(?: duration=(\d+(?:\.\d+)?(?:e[+-]?\d+)?))? requests=(\d+) read_bytes=(\d+)"
                            r" write_bytes=(\d+)")),
+    # the VectorDB driver's lines: key=value pairs after the elapsed seconds
+    ("vdb_line", re.compile(r"mlps-vectordb (load|query) (progress|done) elapsed=(\d+(?:\.\d+)?)"
+                            r"((?: [a-z_]+=[\w.+-]+)*) *$")),
 )
-PHASES = ("waiting", "starting", "datagen", "train", "eval", "checkpoint", "checkpointing", "kvcache", "done")
+PHASES = ("waiting", "starting", "datagen", "train", "eval", "checkpoint", "checkpointing", "kvcache", "vectordb",
+          "done")
 
 
 def new_state() -> dict:
@@ -79,6 +90,8 @@ def new_state() -> dict:
         "writes": None, "reads": None, "writes_done": 0, "reads_done": 0, "ckpt_start": None,
         "kv_label": None, "kv_elapsed": None, "kv_duration": None, "kv_requests": None,
         "kv_read_bytes": None, "kv_write_bytes": None,
+        "vdb_kind": None, "vdb_phase": None, "vdb_elapsed": None, "vdb_rows": None, "vdb_total": None,
+        "vdb_index_pct": None, "vdb_ranks": {},
     }
 
 
@@ -172,6 +185,35 @@ def _apply_kvcache(state: dict, event: str, groups: tuple, ts: float) -> None:
         state["kv_duration"] = float(duration)
 
 
+def _vdb_int(fields: dict, key: str):
+    value = fields.get(key)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _apply_vectordb(state: dict, event: str, groups: tuple, ts: float) -> None:
+    """The VectorDB driver's lines: a load's phase and counts, or one query rank's running totals."""
+    kind, status, elapsed, rest = groups
+    fields = dict(item.split("=", 1) for item in rest.split())
+    if kind != state["vdb_kind"]:  # a new run in the same log: forget the other kind's figures
+        state.update(vdb_kind=kind, vdb_ranks={}, vdb_rows=None, vdb_total=None, vdb_index_pct=None)
+    state.update(phase="done" if status == "done" and kind == "load" else "vectordb",
+                 vdb_elapsed=float(elapsed), vdb_phase=fields.get("phase", state["vdb_phase"]))
+    if kind == "load":
+        pct = fields.get("index_pct", "-")
+        state.update(vdb_rows=_vdb_int(fields, "rows"), vdb_total=_vdb_int(fields, "total"),
+                     vdb_index_pct=float(pct) if re.fullmatch(r"\d+(?:\.\d+)?", pct) else None)
+        return
+    rank = _vdb_int(fields, "rank")
+    qps = fields.get("qps", "0")
+    ranks = dict(state["vdb_ranks"] or {})
+    ranks[str(rank if rank is not None else 0)] = {
+        "queries": _vdb_int(fields, "queries") or 0, "errors": _vdb_int(fields, "errors") or 0,
+        "qps": float(qps) if re.fullmatch(r"\d+(?:\.\d+)?", qps) else 0.0, "done": status == "done"}
+    state["vdb_ranks"] = ranks
+    if all(entry["done"] for entry in ranks.values()):
+        state["phase"] = "done"
+
+
 def feed_line(state: dict, line: str) -> None:
     """Fold one log line into `state`; a line that is not DLIO's (or is damaged) changes nothing."""
     found = _STAMPED.search(line)
@@ -188,7 +230,8 @@ def feed_line(state: dict, line: str) -> None:
                 match = pattern.match(message)
                 if match:
                     apply = (_apply_checkpointing if event.startswith("ckpt_") else
-                             _apply_kvcache if event.startswith("kv_") else _apply)
+                             _apply_kvcache if event.startswith("kv_") else
+                             _apply_vectordb if event.startswith("vdb_") else _apply)
                     apply(state, event, match.groups(), ts)
                     break
     except (ValueError, OverflowError, OSError):  # impossible dates, 5000-digit numbers: not DLIO's
@@ -341,6 +384,28 @@ def _kvcache_text(state: dict) -> str:
     return f"{label}: {elapsed:.0f} s{of}, {requests}, read {_gibps(rate)} GiB/s so far"
 
 
+def _vectordb_figures(state: dict) -> tuple:
+    """(fraction, text) of a VectorDB load (rows inserted, then the index build) or query run."""
+    phase = state["vdb_phase"] or "?"
+    if state["vdb_kind"] == "load":
+        rows, total, pct = state["vdb_rows"] or 0, state["vdb_total"], state["vdb_index_pct"]
+        if state["phase"] == "done":
+            return 1.0, f"VectorDB load done: {rows:,} rows in {format_duration(state['vdb_elapsed'] or 0)}"
+        if phase == "insert" and total:
+            return min(1.0, rows / total), f"VectorDB load: inserted {rows:,}/{total:,} rows"
+        if phase == "index":
+            return None, "VectorDB load: index build " + (f"{pct:.0f}%" if pct is not None else "started")
+        return None, f"VectorDB load: {phase.replace('_', ' ')}"
+    ranks = state["vdb_ranks"] or {}
+    queries = sum(entry["queries"] for entry in ranks.values())
+    qps = sum(entry["qps"] for entry in ranks.values())
+    errors = sum(entry["errors"] for entry in ranks.values())
+    done = "done" if state["phase"] == "done" else "so far"
+    count = f"{len(ranks)} rank{'s' if len(ranks) != 1 else ''}"
+    return (1.0 if state["phase"] == "done" else None,
+            f"VectorDB queries ({count}): {queries:,} queries, {qps:,.0f} QPS, {errors} errors {done}")
+
+
 def _datagen_figures(state: dict, ref):
     total, done = state["files_total"], state["files_done"] or 0
     if state["phase"] == "done":
@@ -403,7 +468,11 @@ def summarize(state, total_epochs=None, now=None) -> dict:
     datagen = state["phase"] == "datagen" or (state["files_total"] is not None and state["epoch"] is None)
     checkpointing = state["writes"] is not None or state["reads"] is not None
     kvcache = state["kv_requests"] is not None
-    if kvcache:
+    vectordb = state["vdb_kind"] is not None
+    if vectordb:
+        fraction, vdb_text = _vectordb_figures(state)
+        eta = 0.0 if fraction == 1.0 else None
+    elif kvcache:
         fraction, eta, elapsed = _kvcache_figures(state, ref)
     elif checkpointing:
         fraction, eta = _checkpoint_figures(state, ref)
@@ -428,5 +497,5 @@ def summarize(state, total_epochs=None, now=None) -> dict:
         "done": state["phase"] == "done",
         "error": state["error"],
     }
-    figures["text"] = _kvcache_text(state) if kvcache else _text(state, figures)
+    figures["text"] = vdb_text if vectordb else _kvcache_text(state) if kvcache else _text(state, figures)
     return figures

@@ -90,6 +90,15 @@ VERIFY_SNIPPET = (
 )
 
 
+# The same for a venv without MPI: the imports only.
+IMPORT_SNIPPET = (
+    "import json, sys\n"
+    "mods = sys.argv[1:]\n"
+    "for m in mods: __import__(m)\n"
+    "print(json.dumps({'imported': mods}))\n"
+)
+
+
 def venv_state(path: str, marker_name: str = MARKER_NAME) -> str:
     """`missing`, `empty`, `ours` (pyvenv.cfg plus our marker) or `foreign` (anything else).
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from mlps import __version__
 from mlps.campaign import frame, provenance
 from mlps.errors import UserError
+from mlps.natural_order import natural_items
 
 SCHEMA = "mlps-capsule/1"
 # The playbook that reruns a benchmark, where it is not run_<benchmark>.yml.
@@ -98,7 +99,7 @@ def build(*, benchmark: str, campaign_id: str, hosts: dict, groups: dict, invent
         "campaign_id": campaign_id,
         "created_at": frame.utc_now(),
         "inventory": {"sources": [str(s) for s in inventory], "groups": groups,
-                      "hosts": {host: host_variables(raw, pattern) for host, raw in sorted(hosts.items())}},
+                      "hosts": {host: host_variables(raw, pattern) for host, raw in natural_items(hosts)}},
         "environment": {"venv_marker": venv_marker or None,  # written by our venv module: versions, no secrets
                         "lock_sha256": (venv_marker or {}).get("key", provenance.UNKNOWN),
                         "versions": redact("versions", versions or {}, pattern)},

@@ -19,7 +19,7 @@ from mlps.campaign import frame, phase
 from mlps.errors import UserError
 from mlps.plan.checkpoint import CACHE_MULTIPLE, GIB, CheckpointPlan, plan_checkpoint
 from mlps.results import figures
-from mlps.rulebook.workloads import CHECKPOINT_COMMON, get_checkpoint_model
+from mlps.rulebook.workloads import CHECKPOINT_COMMON, CHECKPOINT_CONFIG_DIR, get_checkpoint_model
 
 BENCHMARK = "checkpointing"
 METADATA_SCHEMA = "mlps-checkpointing-metadata/1"
@@ -28,7 +28,6 @@ ENGINE_CHOICES = ("auto", "dlio", "native")
 SPLIT_CHOICES = ("auto", "always", "never")
 LOG_PREFIX = "checkpointing_run"                      # <prefix>.stdout.log / .stderr.log (CKPT-FILES)
 CONFIG_DIR = "dlio_config"                            # where the native engine's leaf keeps its configs
-CHECKPOINT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "checkpointing"
 # A DLIO build has the checkpoint-only workload when its config knows these keys (MLCommons' build
 # does; the PyPI 2.0.0 release checkpoints only inside training and knows none of them).
 DLIO_CHECKPOINT_KEYS = ("num_checkpoints_write", "num_checkpoints_read")

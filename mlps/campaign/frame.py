@@ -148,6 +148,20 @@ def close_if_running(leaf, stamp: str, status: str, message: str, benchmark: str
     return True
 
 
+def probed_folder(setting: str, path: str, host: str, probe: dict | None) -> dict:
+    """The probe entry (mlps_preflight_probe's `paths`) of a folder a benchmark writes on the storage under
+    test, refused with the fix when the host could not probe it or cannot create it."""
+    entry = ((probe or {}).get("paths") or {}).get(path) or {}
+    if entry.get("error") or entry.get("free_bytes") is None:
+        raise UserError(f"{setting}={path} on {host}: cannot be probed ({entry.get('error') or 'no probe'}); "
+                        "point it at a folder on the storage under test")
+    if not entry.get("is_dir", True) or not entry.get("writable", True):
+        raise UserError(f"{setting}={path} cannot be created on {host}: {entry.get('probed')} is not a "
+                        f"{'writable ' if entry.get('is_dir') else ''}folder; point it at a folder on the storage "
+                        "under test")
+    return entry
+
+
 def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 

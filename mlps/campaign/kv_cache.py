@@ -6,6 +6,8 @@ Pure Python (no Ansible): the mlps_kvcache_campaign action plugin calls it, unit
 Layout (published v3.0 trees, rule book §6.3.4): one leaf per run, under the 8B model's folder even
 though Option 3 runs the 70B model:
 `<results>/<division>/<org>/results/<system>/kv_cache/llama3.1-8b/run/<YYYYMMDD_HHMMSS>/`.
+One module per benchmark on the frame (mlps.campaign.frame, .phase): its checks, plan, trials and
+results.json, which share the plan's shape.
 """
 
 from __future__ import annotations
@@ -87,22 +89,8 @@ def parse_options(value) -> list[int]:
 
 
 def client_layout(hosts: list, num_processes, npernode) -> tuple[int, int]:
-    """(ranks, ranks per host) as the rule book's client rules say (§6.3.3.1-2): only the process
-    count -> it must split evenly; only per-node -> times the hosts; both -> they must agree;
-    neither -> one rank per host."""
-    n_hosts = len(hosts)
-    np = _whole("mlps_kvcache_num_processes", num_processes or 0, 0)
-    per = _whole("mlps_kvcache_npernode", npernode or 0, 0)
-    if np and per and np != per * n_hosts:
-        raise UserError(f"mlps_kvcache_num_processes={np} and mlps_kvcache_npernode={per} disagree on "
-                        f"{n_hosts} host(s) ({per} x {n_hosts} = {per * n_hosts}); set one of them")
-    if np and not per:
-        if np % n_hosts:
-            raise UserError(f"mlps_kvcache_num_processes={np} does not split evenly over {n_hosts} host(s); use a "
-                            f"multiple of {n_hosts} or set mlps_kvcache_npernode")
-        per = np // n_hosts
-    per = per or 1
-    return per * n_hosts, per
+    """(ranks, ranks per host) as the rule book's client rules say (§6.3.3.1-2)."""
+    return phase.client_layout(hosts, num_processes, npernode, prefix="mlps_kvcache")
 
 
 def option_parameters(option: int, *, model: str = "", users=0, duration_scale: float = 1.0, seed=None,
@@ -159,15 +147,8 @@ def check_folders(cache_dir: str, stage_root: str, probes: dict, results: dict |
     is that host) - rule book §6.4.1. Returns the evidence recorded in the leaf."""
     same = []
     for host, probe in probes.items():
-        paths = (probe or {}).get("paths") or {}
-        cache, stage = paths.get(cache_dir) or {}, paths.get(stage_root) or {}
-        if cache.get("error") or cache.get("free_bytes") is None:
-            raise UserError(f"mlps_kvcache_cache_dir={cache_dir} on {host}: cannot be probed "
-                            f"({cache.get('error') or 'no probe'}); point it at a folder on the storage under test")
-        if not cache.get("is_dir", True) or not cache.get("writable", True):
-            raise UserError(f"mlps_kvcache_cache_dir={cache_dir} cannot be created on {host}: "
-                            f"{cache.get('probed')} is not a {'writable ' if cache.get('is_dir') else ''}folder; "
-                            "point it at a folder on the storage under test")
+        cache = frame.probed_folder("mlps_kvcache_cache_dir", cache_dir, host, probe)
+        stage = ((probe or {}).get("paths") or {}).get(stage_root) or {}
         if stage.get("dev") is not None and stage.get("dev") == cache.get("dev"):
             same.append(f"{host}: the staging folder {stage_root}")
     if results and results.get("dev") is not None:
@@ -369,26 +350,25 @@ def end_trial(*, leaf, stamp: str, label: str, placement: list, hosts: list, lau
               job: dict, waited: dict, samples: dict, unreachable: list) -> dict:
     """The frame's end of a phase, nested in the run leaf, plus which ranks wrote results: a trial
     whose launch ended but some rank wrote nothing is partial (KV-PARTIAL), naming rank and host."""
+    changes = {}
+
+    def judge(record: dict) -> dict:
+        outcome = rank_outcome(Path(leaf), label, placement)
+        changes.update(outcome, partial=bool(outcome["missing_ranks"]) and bool(outcome["ranks_done"]))
+        if outcome["missing_ranks"]:
+            named = ", ".join(f"rank {m['rank']} on {m['host']}" + (f" ({m['reason']})" if m.get("reason") else "")
+                              for m in outcome["missing_ranks"])
+            changes["message"] = f"{label} {'partial' if changes['partial'] else 'failed'}: no results from {named}"
+            if record["status"] == "completed":
+                changes["status"] = "failed"
+        return changes
+
     ended = phase.end(benchmark=BENCHMARK, leaf=leaf, stamp=stamp, label=label, hosts=hosts, launcher=launcher,
                       archives=archives, job=job, waited=waited, samples=samples, unreachable=unreachable,
-                      what="trial", output_names=OUTPUT_NAMES, series_sub=label, nest=NESTED)
-    outcome = rank_outcome(Path(leaf), label, placement)
-    partial = bool(outcome["missing_ranks"]) and bool(outcome["ranks_done"])
-    status = ended["status"]
-    message = ended["message"]
-    if outcome["missing_ranks"] and status == "completed":
-        status = "failed"
-    if outcome["missing_ranks"]:
-        named = ", ".join(f"rank {m['rank']} on {m['host']}" + (f" ({m['reason']})" if m.get("reason") else "")
-                          for m in outcome["missing_ranks"])
-        message = f"{label} {'partial' if partial else 'failed'}: no results from {named}"
-    current = frame.read_metadata(leaf, stamp, BENCHMARK)
-    trials = current.get(NESTED) or {}
-    trials[label] = {**trials.get(label, {}), **outcome, "partial": partial, "status": status, "message": message}
-    frame.update_metadata(leaf, stamp, {NESTED: trials}, BENCHMARK)
+                      what="trial", output_names=OUTPUT_NAMES, series_sub=label, nest=NESTED, judge=judge)
     # `leaf_open`: the run leaf stays running between trials (callback_plugins/mlps_leaves.py).
-    return {**ended, "status": status, "message": message, "partial": partial, "leaf_open": True,
-            "go_on": status == "completed" or partial}
+    return {**ended, "partial": changes["partial"], "leaf_open": True,
+            "go_on": ended["status"] == "completed" or changes["partial"]}
 
 
 def finish(*, leaf, stamp: str, stopped: str = "") -> dict:

@@ -15,8 +15,10 @@ import secrets
 import shutil
 from pathlib import Path
 
+from mlps import inputs
 from mlps.campaign import archive_intake, frame, provenance
 from mlps.errors import UserError
+from mlps.natural_order import natural_sorted
 from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement
 
 # Where each part of a client's staging folder lands in the leaf: the benchmark's own outputs at
@@ -62,6 +64,27 @@ def mpirun_command(rank_argv: list, np: int, mpi: dict) -> tuple[list, list]:
     except MpirunError as exc:
         raise UserError(f"cannot build the mpirun command: {exc}") from exc
     return argv, [list(pair) for pair in slots]
+
+
+def client_layout(hosts: list, num_processes, npernode, prefix: str) -> tuple[int, int]:
+    """(ranks, ranks per host) of a launch across `hosts`: only the process count -> it must split
+    evenly; only per-node -> times the hosts; both -> they must agree; neither -> one rank per host.
+    `prefix` names the settings in messages (`mlps_kvcache` -> mlps_kvcache_num_processes)."""
+    n_hosts = len(hosts)
+    np, problem = inputs.whole_number(f"{prefix}_num_processes", num_processes or 0, 0)
+    per, problem2 = inputs.whole_number(f"{prefix}_npernode", npernode or 0, 0)
+    if problem or problem2:
+        raise UserError(problem or problem2)
+    if np and per and np != per * n_hosts:
+        raise UserError(f"{prefix}_num_processes={np} and {prefix}_npernode={per} disagree on "
+                        f"{n_hosts} host(s) ({per} x {n_hosts} = {per * n_hosts}); set one of them")
+    if np and not per:
+        if np % n_hosts:
+            raise UserError(f"{prefix}_num_processes={np} does not split evenly over {n_hosts} host(s); use a "
+                            f"multiple of {n_hosts} or set {prefix}_npernode")
+        per = np // n_hosts
+    per = per or 1
+    return per * n_hosts, per
 
 
 def write_inputs(leaf, files: dict, copies: dict) -> None:
@@ -115,7 +138,7 @@ def collect(leaf: Path, hosts: list, launcher: str, archives: dict, routes: dict
 
 def end(*, benchmark: str, leaf, stamp: str, label: str, hosts: list, launcher: str, archives: dict, job: dict,
         waited: dict, samples: dict, unreachable: list, record: dict | None = None, what: str = "",
-        output_names=archive_intake.DLIO_OUTPUTS, series_sub: str = "", nest: str = "") -> dict:
+        output_names=archive_intake.DLIO_OUTPUTS, series_sub: str = "", nest: str = "", judge=None) -> dict:
     """Unpack what the clients sent (the launcher's last, so its summary and log win), decide the
     status and write it with the benchmark's own `record` fields; a failure names the host(s) and
     the phase (`what` is said after the label: "invocation" for checkpointing). An archive refused
@@ -123,7 +146,9 @@ def end(*, benchmark: str, leaf, stamp: str, label: str, hosts: list, launcher: 
 
     A leaf that holds several phases (KV-cache: one run leaf, a phase per trial) passes `nest`: the
     phase's record then goes to `metadata[nest][label]` and the leaf's own status is left to the
-    benchmark; `series_sub` keeps each phase's time series in its own folder under the leaf's."""
+    benchmark; `series_sub` keeps each phase's time series in its own folder under the leaf's.
+    `judge(record)`, called once the files are in the leaf, returns the benchmark's changes to the
+    phase's record (KV-cache: a trial some rank wrote nothing for), so the record is written once."""
     leaf = Path(leaf)
     series = series_dir(benchmark, stamp) + (f"/{series_sub}" if series_sub else "")
     files, refused = collect(leaf, hosts, launcher, archives, routes={OUTPUT_PART: ".", SERIES_PART: series},
@@ -146,12 +171,15 @@ def end(*, benchmark: str, leaf, stamp: str, label: str, hosts: list, launcher: 
         out["missing_hosts"] = missing
     if status != "completed":
         lost = list(job.get("lost_hosts") or []) or [h for h in unreachable if h in hosts]
-        culprit = lost or (sorted(refused) if launched == "completed" else [launcher])
-        reason = ("; ".join(refused[h] for h in sorted(refused)) if launched == "completed"
+        culprit = lost or (natural_sorted(refused) if launched == "completed" else [launcher])
+        reason = ("; ".join(refused[h] for h in natural_sorted(refused)) if launched == "completed"
                   else job.get("msg") or waited.get("msg") or "no message")
         out["failure"] = {"phase": label, "hosts": culprit, "lost_hosts": lost, "reason": reason}
         out["message"] = (f"{label}{' ' + what if what else ''} {status} on {', '.join(culprit)}"
                           f"{' (host lost during the run)' if lost else ''}: {reason}")
+    if judge is not None:
+        out.update(judge(out))
+        status = out["status"]
     if nest:
         current = frame.read_metadata(leaf, stamp, benchmark)
         out = {nest: {**(current.get(nest) or {}), label: {**(current.get(nest) or {}).get(label, {}), **out}}}

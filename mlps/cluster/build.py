@@ -10,6 +10,7 @@ from mlps.cluster.findings import _finding
 from mlps.cluster.model import FACTS_SCHEMA, RULE_MEMORY, ClusterInfo, HostInfo, _utc_now
 from mlps.errors import UserError
 from mlps.jsonio import ReadError, load_json
+from mlps.natural_order import natural_key
 from mlps.rulebook.findings import Finding, Outcome
 
 
@@ -61,7 +62,7 @@ def dedupe_hosts(docs: list[dict]) -> tuple[list[HostInfo], list[Finding]]:
         elif name and name != host.hostname and name not in host.aliases:
             host.aliases.append(name)
         host.ranks += 1
-    hosts = sorted(by_key.values(), key=lambda h: (h.hostname, h.key))
+    hosts = sorted(by_key.values(), key=lambda h: (natural_key(h.hostname), h.key))
     findings = [
         _finding(RULE_MEMORY, Outcome.WARNING, "shared_machine_id",
                  f"hosts {', '.join([h.hostname, *h.aliases])} report one machine_id and are counted once "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
+from mlps.commands.verify import EXIT_TABLE
 from mlps.rulebook.registry import all_rules
 
 
@@ -53,11 +54,7 @@ mlps rules [--markdown|--json]
 
 | code | meaning |
 |---|---|
-| 0 | verdict CLOSED |
-| 1 | verdict OPEN (valid only in the OPEN division) |
-| 2 | usage error (bad option or value) |
-| 3 | verdict INVALID (a rule is broken, or a rule failed with ERROR) |
-| 4 | the tree cannot be read: absent, not a directory, unreadable, or no result leaves in it |
+""" + "".join(f"| {code} | {meaning} |\n" for code, meaning in EXIT_TABLE) + """
 
 ## Outcomes and the verdict
 
@@ -68,8 +65,10 @@ mlps rules [--markdown|--json]
 | WARNING | a reviewer should look at it; does not change the verdict |
 | INFO | a figure or note worth recording (e.g. run-to-run variation) |
 | ERROR | the rule itself raised; counted like INVALID, never a silent pass |
+| UNCHECKED | the verifier has no rules for what it found (a benchmark or edition it does not check); never CLOSED |
 
-Verdict: INVALID if any finding is INVALID or ERROR, else OPEN if any is OPEN, else CLOSED.
+Verdict: INVALID if any finding is INVALID or ERROR, else UNCHECKED if any is UNCHECKED, else OPEN if
+any is OPEN, else CLOSED.
 Rules report only what is not plainly fine; the JSON's `rules` section counts how many workloads
 each rule was evaluated on, so "no finding" is never "not checked".
 
@@ -94,10 +93,12 @@ figures file; its subset checkpointing is allowed for every model. Workload numb
 length, batch size, AU minimum, which model/accelerator pairs each edition allows) come from
 `mlps.rulebook.workloads`; the minimum dataset from `mlps.plan.datasize`.
 
-KV-cache and VectorDB leaves are read, their figures reported in `aggregate`, and their files
-checked for readability (READ-FILES); their own rules (rule book §6 and §5) are not implemented yet,
-so such a workload gets the verdict UNCHECKED (exit 5), never CLOSED (BENCH-UNCHECKED). Results under
-`open/` are OPEN at best (DIVISION-OPEN).
+KV-cache leaves are judged by the KV-* rules (rule book §6): their summary is recomputed from the
+rank files. VectorDB workloads are judged by the VDB-* rules (rule book §5): a run leaf without
+summary.json gets the one its statistics file gives (VDB-RUNS-COUNT warns), summary and statistics
+files must agree (VDB-SUMMARY-AGREE), and what needs the metadata a published copy may lack is
+UNCHECKED, naming the file. A benchmark or edition without rules of its own gets the verdict UNCHECKED
+(exit 5), never CLOSED (BENCH-UNCHECKED). Results under `open/` are OPEN at best (DIVISION-OPEN).
 
 ## Evidence files the reader uses
 

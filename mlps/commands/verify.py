@@ -20,15 +20,19 @@ EXIT_CODES = {Verdict.CLOSED: 0, Verdict.OPEN: 1, Verdict.INVALID: 3, Verdict.UN
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 4
 
-EPILOG = """exit codes:
-  0  verdict CLOSED (every rule met for the CLOSED division)
-  1  verdict OPEN (valid only in the OPEN division)
-  2  usage error (bad option or value)
-  3  verdict INVALID (a rule is broken, or a rule failed with ERROR)
-  4  the tree cannot be read (absent, not a directory, unreadable, or no result leaves in it)
-  5  verdict UNCHECKED (a workload of a benchmark or edition this verifier has no rules for)
-  6  internal error: mlps crashed on this input (one line on stderr; never a verdict)
+# The one list of exit codes: --help's epilog and docs/rules.md (mlps rules --markdown) both print it.
+EXIT_TABLE = (
+    (0, "verdict CLOSED (every rule met for the CLOSED division)"),
+    (1, "verdict OPEN (valid only in the OPEN division)"),
+    (2, "usage error (bad option or value)"),
+    (3, "verdict INVALID (a rule is broken, or a rule failed with ERROR)"),
+    (4, "the tree cannot be read (absent, not a directory, unreadable, or no result leaves in it)"),
+    (5, "verdict UNCHECKED (a workload of a benchmark or edition this verifier has no rules for, or of an "
+        "unknown benchmark)"),
+    (6, "internal error: mlps crashed on this input (one line on stderr; never a verdict)"),
+)
 
+EPILOG = "exit codes:\n" + "".join(f"  {code}  {meaning}\n" for code, meaning in EXIT_TABLE) + """
 Outcomes of findings: INVALID, OPEN, WARNING, INFO, ERROR, UNCHECKED (see docs/rules.md).
 Verdict: INVALID if any INVALID or ERROR, else UNCHECKED if any UNCHECKED, else OPEN if any OPEN,
 else CLOSED. Results under open/ are never CLOSED."""

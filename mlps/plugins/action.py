@@ -12,8 +12,11 @@ import json
 from typing import ClassVar
 
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from mlps.errors import UserError
+
+display = Display()
 
 # The arguments of a phase's start and end every benchmark's action takes (mlps.campaign.phase);
 # a benchmark adds its own.
@@ -34,6 +37,8 @@ PHASE_END = {
     "waited": {"type": "dict", "default": {}},
     "samples": {"type": "dict", "default": {}},
     "unreachable": {"type": "list", "elements": "str", "default": []},
+    "verify": {"type": "bool", "default": False},
+    "previous_findings": {"type": "list", "elements": "str", "default": []},
 }
 
 
@@ -94,3 +99,32 @@ class MlpsAction(ActionBase):
 
     def step(self, args: dict, check: bool) -> dict:  # pragma: no cover - one-step plugins override it
         raise NotImplementedError
+
+    @staticmethod
+    def verdict_since(workload, label: str, previous: list) -> tuple[list, list]:
+        """The verifier in this process (no subprocess per phase), printed as the play goes: the
+        headline, then only the problems that are new since the previous phase (grouped), and how
+        many are unchanged or gone. Returns the lines and the group keys for the next phase."""
+        from mlps.rulebook.finding_groups import changes, group_findings, group_key  # noqa: PLC0415
+        from mlps.rulebook.verify import verify  # noqa: PLC0415
+        from mlps.safe_text import printable  # noqa: PLC0415
+
+        document = verify(workload).as_dict()
+        problems = [item for item in document["findings"] if item["outcome"] in ("INVALID", "OPEN", "ERROR",
+                                                                                   "UNCHECKED")]
+        groups = group_findings(problems)
+        new, unchanged, gone = changes(groups, previous)
+        lines = [f"verdict {label}: {document['verdict']} {json.dumps(document['counts'])}"]
+        lines += [f"new: {group['line']}" for group in new]
+        if unchanged or gone:
+            lines.append(f"{unchanged} problem(s) as after the previous phase, {gone} no longer found")
+        for line in lines:
+            display.display(f"  {printable(line)}")
+        return lines, [group_key(group) for group in groups]
+
+    def with_verdict(self, out: dict, args: dict, workload) -> dict:
+        """phase_end's result with the verdict so far when the task asked for it (verify)."""
+        if args.get("verify"):
+            out["verdict"], out["finding_keys"] = self.verdict_since(workload, f"after {args['label']}",
+                                                                     args["previous_findings"])
+        return out

@@ -20,8 +20,9 @@ from mlps.preflight.rows import (
     _shared_row,
     _unreachable,
     spec_errors,
+    vdb_memory_row,
 )
-from mlps.preflight.settings import Settings, _whole, ranks_per_host, value_problems
+from mlps.preflight.settings import Settings, _whole, ranks_per_host, value_problems, vdb_footprint
 
 
 @dataclass
@@ -81,9 +82,11 @@ def _inventory_checks(v: _View) -> list[Check]:
     for host in v.g.hosts:
         s = v.settings[host]
         problems = value_problems(s)
+        workload = (f"{s.vdb_engine} {s.vdb_index} {s.vdb_num_vectors} x {s.vdb_dimension}"
+                    if s.benchmark == "vector_database" else f"{s.model}/{s.accelerator} x{s.accelerators_per_host}")
         rows.append(_row("inventory_values", host, not problems, "known benchmark, model/accelerator, "
                          "accelerators per host > 0, division closed|open",
-                         f"{s.benchmark} {s.model}/{s.accelerator} x{s.accelerators_per_host} {s.division}",
+                         f"{s.benchmark} {workload} {s.division}",
                          f"{host}: " + "; ".join(problems) if problems else "",
                          "" if not problems else "set these values in the inventory or with -e"))
     return rows
@@ -132,12 +135,22 @@ def _capacity_checks(v: _View) -> tuple[list[Check], Plan]:
     rows = [_capacity_row(h, v.ok_probes[h]["paths"].get(where) or v.ok_probes[h]["paths"]["data"],
                           plan.data_bytes, plan) if h in v.ok_probes
             else v.not_run("data_capacity", h) for h in v.g.hosts]
+    if v.main.benchmark == "vector_database":   # only the embedded server's host writes data
+        server = _server_host(v)
+        rows = [row if row.host == server else _row("data_capacity", row.host, True, "query ranks only",
+                                                    "no server data here") for row in rows]
     return [*rows, _results_capacity_row(v.g.controller, v.main)], plan
+
+
+def _server_host(v: _View) -> str:
+    """VectorDB: the client the embedded server runs on (its data folder is there alone)."""
+    return v.main.vdb_server_host or v.g.launcher
 
 
 def _filesystem_checks(v: _View) -> list[Check]:
     """data_shared and fs_separation."""
     rows = []
+    vdb = v.main.benchmark == "vector_database"
     launcher_seen = (v.ok_probes.get(v.g.launcher) or {}).get("sentinel") or {}
     launcher_inode = launcher_seen.get("st_ino") if launcher_seen.get("exists") else None
     for host in v.g.hosts:
@@ -151,6 +164,9 @@ def _filesystem_checks(v: _View) -> list[Check]:
                              "mlps_data_dir to a folder that can be created"))
         elif len(v.g.hosts) == 1:
             rows.append(_row("data_shared", host, True, "one client: nothing to share", "single host"))
+        elif vdb:
+            rows.append(_row("data_shared", host, True, "nothing to share", f"data on {_server_host(v)} only",
+                             "the VectorDB server's data folder is on its own host; the clients send queries"))
         elif v.g.launcher in v.unreachable:
             rows.append(_row("data_shared", host, None, detail=f"not run: the launcher {v.g.launcher} is unreachable"))
         elif host not in v.ok_probes:
@@ -217,6 +233,9 @@ def build_checks(g: Gathered) -> tuple[list[Check], Plan]:
     capacity, plan = _capacity_checks(v)
     memory = []
     for host in g.hosts:
+        if v.main.benchmark == "vector_database":
+            memory.append(_vdb_memory(v, host))
+            continue
         ranks = ranks_per_host(v.settings[host], g.hosts)
         memory.append(_memory_row(host, v.ok_probes[host].get("memory_total_bytes"),
                                   None if ranks is None else ranks.get(host, 0)) if host in v.ok_probes
@@ -226,6 +245,18 @@ def build_checks(g: Gathered) -> tuple[list[Check], Plan]:
             *_clock_checks(v), *capacity, *_filesystem_checks(v), *memory]
     order = list(CHECKS)
     return sorted(rows, key=lambda r: order.index(r.name)), plan   # stable: hosts keep their order
+
+
+def _vdb_memory(v: _View, host: str) -> Check:
+    if host not in v.ok_probes:
+        return v.not_run("host_memory", host)
+    s = v.settings[host]
+    try:
+        index_memory = vdb_footprint(s)["memory"]
+    except UserError:
+        return _row("host_memory", host, None, detail="not run: the VectorDB settings are invalid "
+                    "(see inventory_values)")
+    return vdb_memory_row(host, _server_host(v), v.ok_probes[host].get("memory_total_bytes"), index_memory, s)
 
 
 def _results_capacity_row(controller: dict, s: Settings) -> Check:

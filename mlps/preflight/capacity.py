@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlps.campaign import vector_database
 from mlps.errors import UserError
 from mlps.plan import datasize
 from mlps.preflight.checks import GIB, _gib
-from mlps.preflight.settings import Settings, _checkpoint_bytes, _flag, _whole
+from mlps.preflight.settings import Settings, _checkpoint_bytes, _flag, _whole, vdb_footprint
 from mlps.rulebook.workloads import (
     get_checkpoint_model,
     get_training_workload,
@@ -46,17 +47,26 @@ def plan_bytes(s: Settings, num_hosts: int, memory: int, unknown_memory: list[st
     if override:
         return Plan(override, "mlps_preflight_data_bytes")
     if s.benchmark == "checkpointing":
-        try:
-            get_checkpoint_model(s.model)
-        except UserError:
-            return Plan(None, "unknown: the checkpointing model is invalid (see inventory_values)")
-        if _whole(s.checkpoint_processes, "", 0)[0] is None or _whole(s.checkpoint_writes, "", 0)[0] is None:
-            return Plan(None, "unknown: the checkpoint counts are invalid (see inventory_values)")
         return _checkpoint_plan(s)
+    if s.benchmark == "vector_database":
+        return _vdb_plan(s)
     if s.benchmark == "kv_cache":
         # The engine sizes its storage tier itself (95 % of the cache filesystem's free space).
         return Plan(0, "kv_cache: each rank caps its storage tier at 95 % of the cache folder's free space")
     return _training_plan(s, num_hosts, memory, unknown_memory)
+
+
+def _vdb_plan(s: Settings) -> Plan:
+    if s.vdb_uri:
+        return Plan(0, "mlps_vectordb_uri: a running server keeps its data on its own storage")
+    try:
+        need = vdb_footprint(s)
+    except UserError as exc:
+        return Plan(None, f"unknown: {exc}")
+    where = s.vdb_server_host or "the launcher"
+    return Plan(need["disk"], f"{s.vdb_engine} {s.vdb_index} estimate for {int(s.vdb_num_vectors):,} x "
+                f"{int(s.vdb_dimension)} vectors: data {_gib(need['raw'])}, index {_gib(need['index'])}, "
+                f"x{vector_database.DISK_MARGIN:g} for compaction and the log, on {where}")
 
 
 def _training_plan(s: Settings, num_hosts: int, memory: int, unknown_memory: list[str]) -> Plan:
@@ -83,7 +93,12 @@ def _training_plan(s: Settings, num_hosts: int, memory: int, unknown_memory: lis
 def _checkpoint_plan(s: Settings) -> Plan:
     """The bytes the checkpoint folder must hold, from the shard planner (mlps.plan.checkpoint)
     with the campaign's scale and subset mode (checkpointing.preflight_bytes)."""
-    model = get_checkpoint_model(s.model)
+    try:
+        model = get_checkpoint_model(s.model)
+    except UserError:
+        return Plan(None, "unknown: the checkpointing model is invalid (see inventory_values)")
+    if _whole(s.checkpoint_processes, "", 0)[0] is None or _whole(s.checkpoint_writes, "", 0)[0] is None:
+        return Plan(None, "unknown: the checkpoint counts are invalid (see inventory_values)")
     processes = _whole(s.checkpoint_processes, "", 0)[0] or model.closed_processes
     writes = _whole(s.checkpoint_writes, "", 0)[0]
     try:

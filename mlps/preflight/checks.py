@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 SCHEMA = "mlps-preflight/1"
 GIB = 2**30
 ERROR, WARNING = "error", "warning"
-BENCHMARKS = ("training", "checkpointing", "kv_cache")
+BENCHMARKS = ("training", "checkpointing", "kv_cache", "vector_database")
 DIVISIONS = ("closed", "open")
 CLUSTER = "all clients"      # host of the rows about the clients together
 CONTROLLER = "controller"    # host of the rows about the controller's results directory
@@ -29,9 +29,11 @@ CHECKS: dict[str, str] = {
     "clock_skew": "client clocks agree with the controller and with each other",
     "data_capacity": "the data filesystem (checkpointing: the checkpoint folder's) has room for the planned bytes",
     "results_capacity": "the results filesystem has room for the results tree",
-    "data_shared": "multi-host: every client sees the launcher's sentinel in one shared data directory",
+    "data_shared": "multi-host: every client sees the launcher's sentinel in one shared data directory (VectorDB: "
+                   "only the server host holds data)",
     "fs_separation": "data and results directories are on different filesystems",
-    "host_memory": "host memory covers 0.5 GiB per simulated accelerator (SYS-HOST-RAM-PER-ACCEL)",
+    "host_memory": "host memory covers 0.5 GiB per simulated accelerator (SYS-HOST-RAM-PER-ACCEL); VectorDB: the "
+                   "server host's memory holds Milvus's loaded in-memory index",
 }
 SEVERITY = {name: (WARNING if name == "clock_skew" else ERROR) for name in CHECKS}
 CHECKPOINT_ONLY = ("checkpoint_engine",)

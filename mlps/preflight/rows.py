@@ -212,3 +212,28 @@ def spec_errors(item: dict) -> list[str]:
     errors = item.get("errors") or [item.get("msg") or "validation failed"]
     cleaned = [_CONVERSION_DETAIL.sub("", " ".join(str(e).split())) for e in errors]
     return [f"{item.get('spec')}: {e}" for e in cleaned if not e.startswith("missing required arguments")]
+
+
+# What the embedded Milvus standalone server itself holds in memory before any collection (about
+# 1.3 GB resident measured with Milvus 2.3.5), rounded up.
+MILVUS_BASE_MEMORY = 2 * 2**30
+
+
+def vdb_memory_row(host: str, server_host: str, memory: int | None, index_memory: int | None, s: Settings) -> Check:
+    """VectorDB: the server host's memory against Milvus and its loaded in-memory index; other clients
+    only send queries."""
+    if host != server_host or s.vdb_uri:
+        return _row("host_memory", host, True, "query ranks only", "no server here",
+                    "mlps_vectordb_uri: the running server is not checked" if s.vdb_uri else "")
+    if index_memory is None:
+        return _row("host_memory", host, True, "an index paged from disk", f"{s.vdb_engine} {s.vdb_index}",
+                    f"{s.vdb_engine} {s.vdb_index} reads its index from the data folder: no memory bound")
+    needed = index_memory + MILVUS_BASE_MEMORY
+    if not memory:
+        return _row("host_memory", host, None, f">= {_gib(needed)}", detail="not run: MemTotal unknown")
+    ok = memory >= needed
+    return _row("host_memory", host, ok, f">= {_gib(needed)} (the loaded {s.vdb_index} index and Milvus)",
+                f"{_gib(memory)} MemTotal", "" if ok else f"{host} has {_gib(memory)}; Milvus loads the whole "
+                f"{s.vdb_index} index ({_gib(index_memory)}) into memory before the queries",
+                "" if ok else "choose a server host with more memory (mlps_vectordb_server_host), a disk index "
+                "(DISKANN), or fewer vectors (mlps_vectordb_num_vectors)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlps import inputs
-from mlps.campaign import checkpointing, kv_cache
+from mlps.campaign import checkpointing, kv_cache, phase, vector_database
 from mlps.errors import UserError
 from mlps.preflight.checks import BENCHMARKS, CLOCK_WARN_SECONDS, DIVISIONS, GIB
 from mlps.rulebook.workloads import (
@@ -40,6 +40,15 @@ class Settings:
     kv_options: object = "1,2,3"
     kv_num_processes: object = 0
     kv_npernode: object = 0
+    vdb_engine: str = "milvus"
+    vdb_index: str = "HNSW"
+    vdb_uri: str = ""
+    vdb_num_vectors: object = 1
+    vdb_dimension: object = 1
+    vdb_index_params: object = None
+    vdb_num_processes: object = 0
+    vdb_npernode: object = 0
+    vdb_server_host: str = ""
     data_bytes: object = 0
     results_bytes: object = GIB
     mpi: str = "openmpi"
@@ -90,6 +99,8 @@ def value_problems(s: Settings) -> list[str]:
         problems += _checkpoint_problems(s) if not problems else []
     elif s.benchmark == "kv_cache":
         problems += _kv_problems(s)
+    elif s.benchmark == "vector_database":
+        problems += _vdb_problems(s)
     else:
         try:
             get_training_workload(s.model, s.accelerator)
@@ -112,6 +123,26 @@ def _kv_problems(s: Settings) -> list[str]:
     except UserError as exc:
         return [str(exc)]
     return []
+
+
+def _vdb_problems(s: Settings) -> list[str]:
+    """Engine and index, the URI's form, the scale and index parameters, the query ranks' layout (the
+    campaign's own check then asks the server whether it builds the index)."""
+    try:
+        engine, _index = vector_database.check_engine_index(s.vdb_engine, s.vdb_index)
+        if s.vdb_uri:
+            vector_database.check_uri(engine, str(s.vdb_uri))
+        vdb_footprint(s)
+        phase.client_layout(["host"], s.vdb_num_processes, s.vdb_npernode, prefix="mlps_vectordb")
+    except UserError as exc:
+        return [str(exc)]
+    return []
+
+
+def vdb_footprint(s: Settings) -> dict:
+    """The embedded server's bytes on its data folder and in its memory (mlps.campaign.vector_database)."""
+    params = s.vdb_index_params if isinstance(s.vdb_index_params, dict) else {}
+    return vector_database.footprint(s.vdb_engine, s.vdb_index, s.vdb_num_vectors, s.vdb_dimension, params)
 
 
 def _flag(value) -> bool | None:
@@ -152,19 +183,24 @@ def _checkpoint_bytes(s: Settings) -> int:
                                          subset=bool(_flag(s.checkpoint_subset)), writes=s.checkpoint_writes)
 
 
+def _checkpoint_ranks(s: Settings, hosts: list[str]) -> dict[str, int] | None:
+    try:
+        model = get_checkpoint_model(s.model)
+    except UserError:
+        return None
+    processes = _whole(s.checkpoint_processes, "", 0)[0]
+    if processes is None:
+        return None
+    counts = dict(placement(processes or model.closed_processes, hosts)) if hosts else {}
+    return {host: counts.get(host, 0) for host in hosts}
+
+
 def ranks_per_host(s: Settings, hosts: list[str]) -> dict[str, int] | None:
     """Simulated accelerators (ranks) on each host; None when the settings cannot say."""
     if s.benchmark == "checkpointing":
-        try:
-            model = get_checkpoint_model(s.model)
-        except UserError:
-            return None
-        processes = _whole(s.checkpoint_processes, "", 0)[0]
-        if processes is None:
-            return None
-        processes = processes or model.closed_processes
-        counts = dict(placement(processes, hosts)) if hosts else {}
-        return {host: counts.get(host, 0) for host in hosts}
+        return _checkpoint_ranks(s, hosts)
+    if s.benchmark == "vector_database":
+        return dict.fromkeys(hosts, 0)          # no simulated accelerators: the server's memory is its own row
     if s.benchmark == "kv_cache":
         try:
             _ranks, per_node = kv_cache.client_layout(hosts or ["host"], s.kv_num_processes, s.kv_npernode)

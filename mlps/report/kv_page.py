@@ -32,15 +32,6 @@ def _n(value) -> str:
     return f"{value:,.3f}" if isinstance(value, float) else str(value)
 
 
-def _plot(value, dropped: list):
-    if value is None:
-        return None
-    if svg.plottable(value):
-        return value
-    dropped.append(1)
-    return None
-
-
 def options_view(figures: dict, dropped: list) -> str:
     """One block per Option present in `figures` (kv_results' output); empty when there is none."""
     keys = sorted(k for k in figures if k.startswith("option_") and isinstance(figures[k], dict))
@@ -73,8 +64,8 @@ def _option(key: str, option: dict, dropped: list) -> str:
 
 def _trial_chart(option: dict, dropped: list) -> str:
     trials = option.get("per_trial") if isinstance(option.get("per_trial"), list) else []
-    bars = [(f"trial {t.get('trial')}", _plot(t.get("read_bandwidth_gbps"), dropped), None, False,
-             [v for v in (_plot(t.get("write_bandwidth_gbps"), dropped),) if v is not None])
+    bars = [(f"trial {t.get('trial')}", svg.kept(t.get("read_bandwidth_gbps"), dropped), None, False,
+             [v for v in (svg.kept(t.get("write_bandwidth_gbps"), dropped),) if v is not None])
             for t in trials if isinstance(t, dict)]
     return svg.bar_chart("Read bandwidth per trial (bars; dot: write)", "GiB/s", bars) if bars else ""
 
@@ -84,7 +75,7 @@ def _rank_chart(option: dict, dropped: list) -> str:
     per_rank: dict = {}
     for item in option.get("per_rank_p95") or ():
         if isinstance(item, dict) and isinstance(item.get("rank"), int):
-            value = _plot(item.get("storage_io_p95_ms"), dropped)
+            value = svg.kept(item.get("storage_io_p95_ms"), dropped)
             if value is not None:
                 per_rank.setdefault(item["rank"], []).append(value)
     if not per_rank:

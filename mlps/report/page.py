@@ -3,16 +3,18 @@
 Top to bottom: the verdict; findings grouped by outcome (INVALID, UNCHECKED, OPEN, WARNING, INFO;
 identical ones as one counted row) with the rules met for CLOSED; then per workload its figures, a
 per-run table, throughput across the runs with their spread, AU per epoch (a KV-cache workload: its
-Options, mlps.report.kv_page) and the per-host time series with runs and epochs marked.
+Options, mlps.report.kv_page; a VectorDB one: its runs, mlps.report.vdb_page) and the per-host time
+series with runs and epochs marked (past a few hosts, the cluster as a whole and the hosts that
+stand out: mlps.report.cluster_view).
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from mlps.report import kv_page, svg
+from mlps.report import benchfs_page, cluster_view, kv_page, svg, vdb_page
 from mlps.results import figures
-from mlps.results.series import METRICS
+from mlps.results.series import MAX_POINTS, METRICS, MIN_POINTS
 from mlps.rulebook.finding_groups import group_findings
 from mlps.rulebook.workloads import template
 from mlps.safe_text import printable
@@ -44,6 +46,7 @@ font-size:12px}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax
 .grid{stroke:#e6e9ee;stroke-width:1}.seg{fill:#fafbfc}.seg.alt{fill:#f0f3f7}.mark{stroke:#9aa5b1;
 stroke-dasharray:2 3;stroke-width:1}.ln{fill:none;stroke-width:1.6;stroke-linejoin:round}.bar{fill:#4a78b5}
 .bar.muted{fill:#b8c4d3}.wh{stroke:#1d232b;stroke-width:1.2;fill:none}.dot{fill:#1d232b;opacity:.55}
+.band{fill-opacity:.18;stroke:none}
 .ref{stroke:var(--bad);stroke-dasharray:5 4;stroke-width:1.2}details{margin:6px 0}summary{cursor:pointer;
 font-weight:600}.muted{color:var(--mute)}.rules-ok{columns:4 220px;font-size:12px;margin:6px 0}
 nav a{margin-right:14px}footer{color:var(--mute);font-size:12px;margin-top:30px}
@@ -191,6 +194,10 @@ def _workload(index: int, summary: dict, workload, document: dict, series: dict,
         out.append(f'<h3>Across the runs</h3><div class="charts">{"".join(charts)}</div>')
     if workload.benchmark == "kv_cache":
         out.append(kv_page.options_view(summary.get("aggregate") or {}, dropped))
+    if workload.benchmark == "vector_database":
+        out.append(vdb_page.runs_view(summary.get("aggregate") or {}, dropped))
+    if workload.benchmark == "benchfs":
+        out.append(benchfs_page.runs_view(summary.get("aggregate") or {}, dropped))
     out.append(_time_series(summary, workload, series, dropped))
     if dropped:
         out.append(f'<p class="muted">{_not_drawn(sum(dropped))}.</p>')
@@ -319,24 +326,36 @@ def _time_series(summary: dict, workload, series: dict, dropped: list) -> str:
     if not leaves:
         return ('<h3>Host time series</h3><p class="muted">No time series in these leaves '
                 '(expected <code>*timeseries*/&lt;host&gt;.jsonl</code> files of mlps-timeseries/1 samples).</p>')
-    segments, marks, hosts = [], [], []
+    segments, marks = [], []
     labels = _labels([leaf for leaf, _data in leaves], summary)
     for number, ((_leaf, data), label) in enumerate(zip(leaves, labels, strict=True)):
         segments.append((data.start, data.end, label, number % 2 == 1))
         marks.extend((start, f"{label} {name} start") for start, _end, name in data.epochs)
-        hosts.extend(h for h in data.hosts if h not in hosts)
-    charts = []
+    runs = [data for _leaf, data in leaves]
+    hosts = cluster_view.host_order(runs)
+    intro = ('<h3>Host time series</h3><p class="muted">One segment per run (its length in seconds below it); '
+             'dashed lines mark epoch starts from per_epoch_stats.json; ')
+    if len(hosts) <= cluster_view.MAX_HOST_LINES:
+        charts = [svg.time_chart(title, unit, cluster_view.per_host_lines(key, runs, hosts), segments, marks)
+                  for key, title, unit, _pick in METRICS]
+        return f'{intro}one line per host.</p><div class="charts">{"".join(charts)}</div>'
+    charts, standing = [], []
+    per_run = max(MIN_POINTS, MAX_POINTS // len(runs))
     for key, title, unit, _pick in METRICS:
-        lines = []
-        for host in hosts[:len(svg.PALETTE)]:
-            points = []
-            for _leaf, data in leaves:
-                points.extend(data.hosts.get(host, {}).get(key, []))
-                points.append((float("nan"), None))      # break the line between runs
-            lines.append((host, points))
-        charts.append(svg.time_chart(title, unit, lines, segments, marks))
-    more = (f'<p class="muted">{len(hosts) - len(svg.PALETTE)} more host(s) not drawn.</p>'
-            if len(hosts) > len(svg.PALETTE) else "")
-    return (f'<h3>Host time series</h3><p class="muted">One segment per run (its length in seconds below it); '
-            f'dashed lines mark epoch starts from per_epoch_stats.json; one line per host.</p>'
-            f'<div class="charts">{"".join(charts)}</div>{more}')
+        view = cluster_view.cluster_lines(key, runs, hosts, per_run)
+        charts.append(svg.time_chart(title, unit, view.lines, segments, marks, view.bands))
+        if view.outliers:
+            standing.append(f"{_e(title)}: {_e(', '.join(view.outliers))}")
+    return (f'{intro}{len(hosts)} hosts ({_e(hosts[0])} to {_e(hosts[-1])}), drawn as one cluster: rates as '
+            f'their total over every host, CPU and page cache as the median host with a band from the lowest '
+            f'to the highest of all {len(hosts)}. {_standing_note(standing)}</p>'
+            f'<div class="charts">{"".join(charts)}</div>')
+
+
+def _standing_note(standing: list[str]) -> str:
+    rule = (f"a host whose mean is more than {cluster_view.OUTLIER_K:g} scaled MADs and "
+            f"{cluster_view.MIN_RELATIVE:.0%} from the median host's")
+    if not standing:
+        return f"No host stands out ({rule})."
+    return (f"Hosts standing out ({rule}; drawn as their own lines, up to {cluster_view.MAX_OUTLIER_LINES} "
+            f"per chart): {'; '.join(standing)}.")

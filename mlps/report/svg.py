@@ -10,6 +10,7 @@ from html import escape
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 W, H = 640, 210                    # viewBox; the page scales it to the column width
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 34
+BAND_FILL = "#c6d5e8"               # legend swatch of a min-max band (the band itself: its line's colour, faint)
 GAP = 8                            # pixels between run segments
 MAX_PLOT = 1e15                    # above any rate, percentage or count plotted; keeps axis arithmetic finite
 MIN_SPAN = 1e-9                    # the narrowest axis range drawn
@@ -30,6 +31,17 @@ def plottable(value) -> bool:
     """A number a chart can place: int or float (not bool), finite, within +/- MAX_PLOT. Values from
     an untrusted tree can be strings, 1e308 or 10**400; those are left out (and the page says so)."""
     return type(value) in (int, float) and -MAX_PLOT <= value <= MAX_PLOT    # type(): bool is not a number here
+
+
+def kept(value, dropped: list):
+    """`value` when a chart can place it; None otherwise, counting a present but unplottable value in
+    `dropped` so the page can say how many it left out."""
+    if value is None:
+        return None
+    if plottable(value):
+        return value
+    dropped.append(1)
+    return None
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -73,9 +85,12 @@ def _frame(title: str, unit: str, ticks: list[float], y_of, body: list[str], leg
     return "".join(parts)
 
 
-def time_chart(title: str, unit: str, lines: list[tuple], segments: list[tuple], marks: list[tuple]) -> str:
+def time_chart(title: str, unit: str, lines: list[tuple], segments: list[tuple], marks: list[tuple],
+               bands: list[tuple] = ()) -> str:
     """lines: (label, [(t, value or None), ...]) per host; segments: (t0, t1, label, shaded) per run,
-    in time order; marks: (t, label) such as epoch starts. Values outside every segment are dropped."""
+    in time order; marks: (t, label) such as epoch starts; bands: (label, [(t, low or None, high)])
+    shaded between low and high in the colour of the line of the same index. Values outside every
+    segment are dropped."""
     segments = [s for s in segments if s[1] > s[0]]
     if not segments:
         return ""
@@ -96,6 +111,7 @@ def time_chart(title: str, unit: str, lines: list[tuple], segments: list[tuple],
         return next((i for i, (t0, t1, _l, _s) in enumerate(segments) if t0 <= t <= t1), None)
 
     values = [v for _label, points in lines for _t, v in points if v is not None]
+    values += [high for _label, points in bands for _t, _low, high in points if high is not None]
     top = max(values, default=1.0) or 1.0
     ticks = nice_ticks(0.0, top)
     y_max = ticks[-1] or 1.0
@@ -118,6 +134,15 @@ def time_chart(title: str, unit: str, lines: list[tuple], segments: list[tuple],
             body.append(f'<line class="mark" x1="{mx:.1f}" x2="{mx:.1f}" y1="{TOP}" y2="{H - BOTTOM}">'
                         f'<title>{escape(label)}</title></line>')
     legend = []
+    for index, (label, points) in enumerate(bands):
+        color = PALETTE[index % len(PALETTE)]
+        legend.append((label, BAND_FILL))
+        lows = _polylines([(t, low) for t, low, _high in points], x_of, segment_of)
+        highs = _polylines([(t, None if low is None else high) for t, low, high in points], x_of, segment_of)
+        for low_run, high_run in zip(lows, highs, strict=False):
+            outline = [*low_run, *reversed(high_run)]
+            coords = " ".join(f"{px:.1f},{y_of(v):.1f}" for px, v in outline)
+            body.append(f'<polygon class="band" fill="{color}" points="{coords}"/>')
     for index, (label, points) in enumerate(lines):
         color = PALETTE[index % len(PALETTE)]
         legend.append((label, color))
@@ -237,4 +262,35 @@ def epoch_chart(title: str, unit: str, runs: list[tuple], threshold: tuple | Non
         body.append(f'<polyline class="ln" stroke="{color}" points="{coords}"/>')
         body.extend(f'<circle cx="{x_of(i):.1f}" cy="{y_of(v):.1f}" r="2.5" fill="{color}">'
                     f'<title>{escape(label)} epoch {i + 1}: {_fmt(v)}</title></circle>' for i, v in enumerate(vs))
+    return _frame(title, unit, ticks, y_of, body, legend)
+
+
+def grouped_bar_chart(title: str, unit: str, groups: list[tuple], series: list[str]) -> str:
+    """groups: (label, [value or None per series]); one coloured bar per series in each group, a legend
+    naming the series (e.g. latency percentiles per run)."""
+    groups = [(label, list(values)) for label, values in groups if any(v is not None for v in values)]
+    if not groups or not series:
+        return ""
+    values = [v for _label, vs in groups for v in vs if v is not None]
+    ticks = nice_ticks(0.0, max(values, default=1.0) or 1.0)
+    y_max = ticks[-1] or 1.0
+    plot_h = H - TOP - BOTTOM
+
+    def y_of(v: float) -> float:
+        return TOP + plot_h * (1 - v / y_max)
+
+    slot = (W - LEFT - RIGHT) / len(groups)
+    width = min(18.0, slot * 0.8 / len(series))
+    body = []
+    for index, (label, vs) in enumerate(groups):
+        cx = LEFT + slot * (index + 0.5)
+        x0 = cx - width * len(series) / 2
+        for j, value in enumerate(vs[:len(series)]):
+            if value is None:
+                continue
+            body.append(f'<rect x="{x0 + j * width:.1f}" y="{y_of(value):.1f}" width="{width * 0.9:.1f}" '
+                        f'height="{y_of(0) - y_of(value):.1f}" fill="{PALETTE[j % len(PALETTE)]}">'
+                        f'<title>{escape(label)} {escape(series[j])}: {_fmt(value)}</title></rect>')
+        body.append(f'<text class="xl" x="{cx:.1f}" y="{H - BOTTOM + 13}">{escape(label)}</text>')
+    legend = [(name, PALETTE[j % len(PALETTE)]) for j, name in enumerate(series)]
     return _frame(title, unit, ticks, y_of, body, legend)

@@ -126,7 +126,7 @@ def workload_row(tree, workload, summary: dict, system: dict | None) -> dict:
             "Read B/W (GiB/s)": _num(figures.get("read_bw_GiB_per_second")),
             "Read Duration (secs)": _num(figures.get("read_duration_seconds"))})
     elif bench == "vector_database":
-        _fill(row, "VDB", _vdb_cells(workload, figures) | {"Code": code, "Logs": logs})
+        _fill(row, "VDB", _vdb_cells(figures) | {"Code": code, "Logs": logs})
     elif bench == "kv_cache":
         _fill(row, "KVCache", {"# Client Nodes": _num(figures.get("client_nodes")), "Code": code, "Logs": logs})
         row.update(kv_cells(figures))
@@ -169,18 +169,16 @@ def _dp_instances(model: str | None, processes) -> int | None:
     return processes // parallel if parallel else None
 
 
-def _vdb_cells(workload, figures: dict) -> dict:
-    runs = workload.runs
-    summary = (runs[0].summary or {}) if runs else {}
-    disk = summary.get("disk_io") if isinstance(summary.get("disk_io"), dict) else {}
-    read_bps = disk.get("total_bytes_read_per_sec")
+def _vdb_cells(figures: dict) -> dict:
+    """Rule book §7.3: one run leaf's QPS, p99 latency, recall x 100, read B/W (disk_io bytes read per
+    second / 2^30) and client nodes (disk_io.host_count); IOPS are not published (blank)."""
     return {
-        "# Client Nodes": _num(disk.get("host_count")), "Vector Count": _num(summary.get("num_vectors")),
-        "Vector Dimension": _num(summary.get("dimension")), "Index Type": summary.get("index_type") or "",
+        "# Client Nodes": _num(figures.get("client_nodes")), "Vector Count": _num(figures.get("vector_count")),
+        "Vector Dimension": _num(figures.get("dimension")), "Index Type": figures.get("index_type") or "",
         "Queries per Sec": _num(figures.get("queries_per_second")),
         "Query Latency (ms)": _num(figures.get("query_latency_p99_ms")),
         "Recall Percentage": _num(figures.get("recall_percent")), "Storage IOPs": "",
-        "Read B/W (GiB/s)": read_bps / 2**30 if isinstance(read_bps, int | float) else ""}
+        "Read B/W (GiB/s)": _num(figures.get("read_bw_GiB_per_second"))}
 
 
 # --- rendering -------------------------------------------------------------------------------------

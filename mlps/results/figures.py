@@ -7,6 +7,7 @@ and §4.3.6, computed as the published v3.0 results table does).
   mean over epochs of `metric.train_<x>[]`; Read B/W (GiB/s) = mean of `train_io_mean_MB_per_second` / 1024.
 - checkpointing: mean of the write-phase (read-phase) leaves' save_* (load_*) figures.
 - KV-cache: the run summary recomputed from the rank files (mlps.results.kv_cache).
+- VectorDB: the first run leaf's figures, as the v3.0 table takes them, and every run's for the report.
 Means are exact-sum arithmetic means (math.fsum), as `statistics.fmean`.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from mlps.results import kv_cache
+from mlps.results import kv_cache, vector_database
 
 
 def mean(values) -> float | None:
@@ -201,15 +202,86 @@ def kv_results(leaves) -> dict:
     return out
 
 
-def vdb_results(leaves) -> dict:
+# --- VectorDB (the v3.0 table reads ONE run leaf: the first found, not a mean over the five) ---------------
+RECALL_BINS = 10                      # recall@10 takes 11 values (0, 0.1, ... 1): one bar each, 1.0 in the last
+
+
+def _whole(value) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and math.isfinite(number) and number.is_integer() else None
+
+
+def _vdb_disk_io(leaf) -> dict:
+    """disk_io of the leaf's summary, else of its first statistics file that has one."""
+    summary = leaf.summary if isinstance(leaf.summary, dict) else {}
+    if isinstance(summary.get("disk_io"), dict):
+        return summary["disk_io"]
+    found = getattr(leaf, "vdb", None)
+    for _sub, stats in (found.statistics if found is not None else ()):
+        if isinstance(stats.get("disk_io"), dict):
+            return stats["disk_io"]
+    return {}
+
+
+def _per_query_recall(leaf) -> list:
+    found = getattr(leaf, "vdb", None)
+    for _sub, stats in (found.statistics if found is not None else ()):
+        block = stats.get("recall")
+        values = block.get("per_query_recall") if isinstance(block, dict) else None
+        if isinstance(values, list):
+            return [v for v in values if _number(v) is not None and 0 <= v <= 1]
+    return []
+
+
+def recall_histogram(values: list, bins: int = RECALL_BINS) -> list[int]:
+    """Counts of per-query recalls in `bins + 1` bars: [0, 1/bins), ... and exactly 1 in the last."""
+    counts = [0] * (bins + 1)
+    for value in values:
+        counts[min(bins, int(round(value * bins, 9)))] += 1
+    return counts
+
+
+def _vdb_run(leaf) -> dict:
+    summary = leaf.summary if isinstance(leaf.summary, dict) else {}
+    recall = vector_database.reduced_recall(summary.get("recall"))
+    out = {"leaf": leaf.name, "recall": _number(recall)}
+    for key in ("throughput_qps", "query_count", "total_time_seconds", "mean_latency_ms", "median_latency_ms",
+                "p95_latency_ms", "p99_latency_ms", "p999_latency_ms", "p9999_latency_ms"):
+        out[key] = _number(summary.get(key))
+    return out
+
+
+def vdb_results(leaves, datagen=()) -> dict:
+    """The VDB columns of the results table from the first run leaf (QPS, p99 latency, recall %, read B/W
+    and client nodes from its disk_io, vector count, dimension, index), plus every run's figures and the
+    recall histogram of the first run whose statistics keep per-query recalls (for the report). A run
+    summary rebuilt from a statistics file lacks the collection's size: the last datagen's is used."""
+    leaves = [leaf for leaf in leaves if not isinstance(leaf.metadata, dict)
+              or leaf.metadata.get("status") not in KV_NOT_RESULTS]
     leaf = leaves[0] if leaves else None
-    summary = (leaf.summary or {}) if leaf else {}
-    recall = summary.get("recall")
-    if isinstance(recall, dict):
-        recall = recall.get("mean_recall")
-    return {
+    summary = (leaf.summary if isinstance(leaf.summary, dict) else {}) if leaf else {}
+    loaded = [d.summary for d in datagen if isinstance(d.summary, dict)]
+    if loaded:
+        summary = {key: loaded[-1][key] for key in ("num_vectors", "dimension", "index_type")
+                   if key in loaded[-1]} | summary
+    recall = _number(vector_database.reduced_recall(summary.get("recall")))
+    disk = _vdb_disk_io(leaf) if leaf else {}
+    read_bps = _number(disk.get("total_bytes_read_per_sec"))
+    hosts = disk.get("host_count")
+    out = {
         "queries_per_second": _number(summary.get("throughput_qps")),
         "query_latency_p99_ms": _number(summary.get("p99_latency_ms")),
-        "recall_percent": _number(recall) * 100 if _number(recall) is not None else None,
+        "recall_percent": recall * 100 if recall is not None else None,
+        "read_bw_GiB_per_second": read_bps / 2**30 if read_bps is not None else None,
+        "client_nodes": hosts if isinstance(hosts, int) and not isinstance(hosts, bool) else None,
+        "vector_count": _whole(summary.get("num_vectors")), "dimension": _whole(summary.get("dimension")),
+        "index_type": summary.get("index_type") if isinstance(summary.get("index_type"), str) else None,
         "from_leaf": leaf.name if leaf else None,
+        "runs": [_vdb_run(run) for run in leaves],
     }
+    for run in leaves:
+        values = _per_query_recall(run)
+        if values:
+            out["recall_histogram"] = {"leaf": run.name, "queries": len(values), "counts": recall_histogram(values)}
+            break
+    return out

@@ -17,6 +17,7 @@ and trial, and `summary.json`, the aggregation of those files:
 summary.json with it, and the verifier recomputes a leaf's summary with it (`recompute`,
 `summary_differences`). The rank files of a tree someone else wrote are read below the verified
 root only (mlps.safe_path: no symlink followed out at any depth), size- and count-bounded.
+One file: the aggregation our campaign writes and the one the verifier recomputes must stay one code.
 """
 
 from __future__ import annotations

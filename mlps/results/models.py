@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from mlps.natural_order import natural_key
+
 TIMESTAMP_RE = re.compile(r"^(\d{8})_(\d{6})$")
 
 
@@ -77,6 +79,8 @@ class Leaf:
     host_parts: tuple = ()                     # per-host subfolder names (v1.0 multi-host)
     rules_edition: str | None = None           # from provenance.json, when the tool stamped one
     kv_ranks: object | None = None             # KV-cache run leaf: kv_cache.RankFiles of option_*/trial_*/rank_*
+    vdb: object | None = None                  # VectorDB leaf: vector_database.VdbFiles (statistics, verdict, load)
+    benchfs: dict | None = None                # BenchFS leaf: {ior: IOR's JSON summary, daemon_files: daemon/ names}
     problems: list = field(default_factory=list)
 
     # --- identity -------------------------------------------------------------------------
@@ -166,7 +170,7 @@ class Leaf:
     def sort_key(self):
         """Chronological order: directory timestamp, else summary start, else the name."""
         when = self.timestamp or self.start
-        return (when is None, when or datetime.min, _natural(self.name))
+        return (when is None, when or datetime.min, natural_key(self.name))
 
     # --- parameters -----------------------------------------------------------------------
     def override_params(self) -> dict | None:
@@ -280,7 +284,3 @@ def _scalar(text: str):
         except ValueError:
             pass
     return text
-
-
-def _natural(name: str):
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))

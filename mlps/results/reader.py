@@ -6,7 +6,9 @@ and listed; code trees inside results are skipped; symlinked directories are nev
 symlinked files only when they point inside the tree. Only what the rules read is parsed: the
 summary, one per-epoch file, the overrides list (by hand, it is a plain list), config.yaml (C YAML
 loader when available), metadata, fs_separation.json, shared_fs.json, cluster_info.json,
-provenance.json, and a KV-cache run leaf's `option_*/trial_*/rank_*` results (mlps.results.kv_cache).
+provenance.json, a KV-cache run leaf's `option_*/trial_*/rank_*` results (mlps.results.kv_cache) and
+a VectorDB leaf's statistics, result_verdict.json and load.json (mlps.results.vector_database; a leaf
+without summary.json gets the one its statistics file gives).
 
 Symlinks: every file is opened below the root through mlps.safe_path (resolved, refused
 outside the tree, then opened component by component with O_NOFOLLOW), so no link that leaves the
@@ -24,6 +26,7 @@ hand that state around.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -31,13 +34,14 @@ from pathlib import Path
 
 from mlps import tree_walk
 from mlps.jsonio import MAX_BYTES, YAML_MAX_BYTES, ReadError, parse_json, read_bytes
-from mlps.results import kv_cache
+from mlps.results import compact, kv_cache, vector_database
 from mlps.results.dlio_config import parse_config, parse_overrides
 from mlps.results.models import Leaf, Problem, Tree, Workload, parse_dir_timestamp
+from mlps.rulebook.workloads import BENCHMARKS, TRAINING_WORKLOADS
+from mlps.safe_path import open_under
 
 SIZE_LIMIT = MAX_BYTES
 
-BENCHMARKS = ("training", "checkpointing", "kv_cache", "vector_database")
 COMMANDS = ("run", "datagen", "datasize", "configview")
 CONFIG_DIRS = ("dlio_config", "configs", ".hydra")
 CONFIG_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
@@ -54,6 +58,9 @@ CODE_SUFFIXES = (".py", ".pyc", ".sh", ".c", ".cc", ".cpp", ".h", ".go", ".java"
 DATAGEN_LOG_DIRS = frozenset({"generation_logs"})
 SCAN_LIMIT = 20_000                      # folders looked at inside one skipped tree when counting leaves
 NOT_HOST_DIRS = frozenset({"vectordb", "collector-staging"})
+# Names a v1.0 workload folder starts with (it sits where v3.0 has <benchmark>): every training and
+# checkpointing model of any edition.
+MODEL_PREFIXES = tuple(sorted({model for model, _accel in TRAINING_WORKLOADS} | {"llama"}))
 
 SUMMARY_RE = re.compile(r"^(?:.*_)?summary(?:_.*)?\.json$")
 PER_EPOCH_RE = re.compile(r"^(?:(\d+)_)?per_epoch_stats\.json$")
@@ -85,9 +92,12 @@ def read_tree(root, size_limit: int = SIZE_LIMIT) -> Tree:
     except OSError as exc:
         raise TreeError(f"{root}: cannot list it ({exc.strerror}); check permissions") from exc
     walker = _Walker(root, size_limit)
-    for rel, reason in tree_walk.walk(root, walker.visit):
-        walker.tree.problems.append(Problem("limit", rel or ".", reason))
-    walker.group()
+    try:
+        for rel, reason in tree_walk.walk(root, walker.visit):
+            walker.tree.problems.append(Problem("limit", rel or ".", reason))
+        walker.group()
+    finally:
+        walker.close()
     return walker.tree
 
 
@@ -99,6 +109,8 @@ class _Walker:
         self.tree = Tree(root=root)
         self.leaves: list[Leaf] = []
         self.reports: list[tuple[str, Path]] = []     # (dir rel, file path)
+        self.shared = compact.Shared()
+        self._folder: tuple[Path, int] | None = None     # the folder whose files are being read, its fd
 
     # --- directory walk -----------------------------------------------------------------------
     def _list(self, path: Path, rel: str, problems: list):
@@ -212,7 +224,7 @@ class _Walker:
         if meta_names:
             preferred = [m for m in meta_names if path.name in m] or meta_names
             leaf.metadata_file = preferred[0]
-            leaf.metadata = self._json(path / preferred[0], f"{rel}/{preferred[0]}", problems)
+            leaf.metadata = compact.metadata(self._json(path / preferred[0], f"{rel}/{preferred[0]}", problems))
         if "fs_separation.json" in files:
             leaf.fs_separation = self._json(path / "fs_separation.json", f"{rel}/fs_separation.json", problems)
         if "shared_fs.json" in files:
@@ -227,6 +239,15 @@ class _Walker:
             # a KV-cache run leaf: its per-rank results, compacted (the summary is recomputed from them)
             leaf.kv_ranks = kv_cache.read_rank_files(path, self.root, rel)
             problems.extend(leaf.kv_ranks.problems)
+        if vector_database.has_vdb_files(files, dirs):
+            found = vector_database.read_leaf_files(path, self.root, rel, files, dirs, self.limit)
+            vector_database.attach(leaf, found)
+            problems.extend(found.problems)
+        if "ior.json" in files or ("daemon" in dirs and "benchfs.toml" in files):
+            # a BenchFS + IOR leaf: IOR's JSON summary and the names of its daemons' logs
+            ior = self._json(path / "ior.json", f"{rel}/ior.json", problems) if "ior.json" in files else None
+            logs = sorted(self._list(path / "daemon", f"{rel}/daemon", problems)[0]) if "daemon" in dirs else []
+            leaf.benchfs = {"ior": ior if isinstance(ior, dict) else None, "daemon_files": logs}
         if leaf.metadata is not None and not isinstance(leaf.metadata, dict):
             leaf.problems.append(Problem("unparsable", f"{rel}/{leaf.metadata_file}", "expected a JSON object"))
             leaf.metadata = None
@@ -269,7 +290,7 @@ class _Walker:
         else:
             return
         leaf.cluster_info_file = candidate
-        data = self._json(path / candidate, f"{rel}/{candidate}", leaf.problems)
+        data = self._shared_json(path / candidate, f"{rel}/{candidate}", leaf.problems, compact.cluster_info)
         leaf.cluster_info = data if isinstance(data, dict) else None
 
     def _read_config_dir(self, leaf: Leaf, path: Path, rel: str, dirs: dict, hosts: dict) -> None:
@@ -288,11 +309,12 @@ class _Walker:
         if "overrides.yaml" in cfg_files:
             text = self._text(base / "overrides.yaml", f"{rel}/{cfg_rel}/overrides.yaml", leaf.problems)
             if text is not None:
-                leaf.overrides = parse_overrides(text, f"{rel}/{cfg_rel}/overrides.yaml", leaf.problems)
+                leaf.overrides = self._parsed(text, f"{rel}/{cfg_rel}/overrides.yaml", leaf.problems,
+                                              parse_overrides)
         if "config.yaml" in cfg_files:
             text = self._text(base / "config.yaml", f"{rel}/{cfg_rel}/config.yaml", leaf.problems)
             if text is not None:
-                leaf.config = parse_config(text, f"{rel}/{cfg_rel}/config.yaml", leaf.problems)
+                leaf.config = self._parsed(text, f"{rel}/{cfg_rel}/config.yaml", leaf.problems, parse_config)
         if "hydra.yaml" in cfg_files:
             # Not parsed (no rule reads it); only checked to be a readable, non-empty file.
             try:
@@ -303,14 +325,38 @@ class _Walker:
                 leaf.problems.append(Problem("unreadable", f"{rel}/{cfg_rel}/hydra.yaml", exc.strerror or ""))
 
     # --- file loading -------------------------------------------------------------------------
-    def _bytes(self, path: Path, rel: str, problems: list, max_bytes: int | None = None) -> bytes | None:
+    def _folder_fd(self, folder: Path) -> int | None:
+        """A descriptor of `folder` opened below the root (safe_path), kept while files of the same
+        folder are read: a leaf's files cost one open each instead of one per folder on the way."""
+        if self._folder is not None and self._folder[0] == folder:
+            return self._folder[1]
+        self.close()
         try:
-            # below the root at every depth: a symlinked folder on the way out is refused too
-            data = read_bytes(path, max_bytes=min(self.limit, max_bytes or self.limit),
-                              root=self.root)
-        except ReadError as exc:
-            problems.append(Problem(exc.kind, rel, exc.detail))
-            return None
+            fd = open_under(self.root, folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return None                             # read the slow way: that names the problem
+        self._folder = (folder, fd)
+        return fd
+
+    def close(self) -> None:
+        if self._folder is not None:
+            os.close(self._folder[1])
+            self._folder = None
+
+    def _bytes(self, path: Path, rel: str, problems: list, max_bytes: int | None = None) -> bytes | None:
+        limit = min(self.limit, max_bytes or self.limit)
+        fd = self._folder_fd(path.parent)
+        data = None
+        if fd is not None:
+            with contextlib.suppress(ReadError):    # a symlink (read below, if it stays inside) or an error
+                data = read_bytes(path, max_bytes=limit, dir_fd=fd)
+        if data is None:
+            try:
+                # below the root at every depth: a symlinked folder on the way out is refused too
+                data = read_bytes(path, max_bytes=limit, root=self.root)
+            except ReadError as exc:
+                problems.append(Problem(exc.kind, rel, exc.detail))
+                return None
         if data.startswith(PLACEHOLDER):
             problems.append(Problem("placeholder", rel, "replaced by a 'PRUNED BY STAFF' placeholder"))
             return None
@@ -325,6 +371,39 @@ class _Walker:
         except ReadError as exc:
             problems.append(Problem(exc.kind, rel, exc.detail))
             return None
+
+    def _shared_json(self, path: Path, rel: str, problems: list, reduce):
+        """A JSON document through `reduce`; a file whose bytes were just read elsewhere in the tree
+        gives the very same object (campaigns copy one cluster_info.json into every leaf)."""
+        data = self._bytes(path, rel, problems)
+        if data is None:
+            return None
+        key = self.shared.key(data)
+        doc = self.shared.get(key)
+        if doc is not None:
+            return doc
+        try:
+            doc = reduce(parse_json(data, rel))
+        except ReadError as exc:
+            problems.append(Problem(exc.kind, rel, exc.detail))
+            return None
+        if isinstance(doc, dict):
+            self.shared.put(key, doc)
+        return doc
+
+    def _parsed(self, text: str, rel: str, problems: list, parse):
+        """parse(text) once for identical texts read one after another (the runs of a campaign share
+        their config); a text that gave problems is parsed again, so every leaf names its own."""
+        key = self.shared.key(f"{parse.__name__}\n{text}".encode())
+        doc = self.shared.get(key)
+        if doc is not None:
+            return doc
+        found: list = []
+        doc = parse(text, rel, found)
+        problems.extend(found)
+        if doc is not None and not found:
+            self.shared.put(key, doc)
+        return doc
 
     def _text(self, path: Path, rel: str, problems: list) -> str | None:
         """A YAML file's text (only YAML is read as text), capped at YAML_MAX_BYTES."""
@@ -351,6 +430,8 @@ class _Walker:
                 workload = Workload(path=Path(*wl_parts), rel=wl_rel, benchmark=benchmark, model=model)
                 _division(workload, parts)
                 by_path[wl_rel] = workload
+            elif benchmark not in BENCHMARKS:
+                workload.benchmark = benchmark     # one leaf of an unknown benchmark: none of it is training
             workload.leaves.append(leaf)
         stamped = {leaf.timestamp is not None for leaf in self.leaves}
         self.tree.layout = {frozenset(): "unknown", frozenset({True}): "v3",
@@ -381,7 +462,7 @@ class _Walker:
                 candidate = folder / "cluster_info.json"
                 if candidate.is_file() and not candidate.is_symlink():
                     rel = candidate.relative_to(self.root).as_posix()
-                    data = self._json(candidate, rel, self.tree.problems)
+                    data = compact.cluster_info(self._json(candidate, rel, self.tree.problems))
                     found[folder] = (data, rel) if isinstance(data, dict) else None
                     break
                 if folder == self.root:
@@ -460,6 +541,9 @@ def _rank_of(name: str):
 
 def _locate(parts: tuple, leaf: Leaf):
     """(workload path parts, benchmark, model, command) for a leaf from its absolute path parts."""
+    unknown = _unknown_benchmark(parts, leaf)
+    if unknown is not None:
+        return unknown
     bench_idx = max((i for i, p in enumerate(parts[:-1]) if p in BENCHMARKS), default=None)
     if bench_idx is not None:
         benchmark = parts[bench_idx]
@@ -484,9 +568,51 @@ def _locate(parts: tuple, leaf: Leaf):
         parent = parent[:-1]
     elif parent and parent[-1].lower() == "runs":
         parent = parent[:-1]
+    recorded = _recorded_benchmark(leaf)
+    if recorded in BENCHMARKS:
+        return parent, recorded, None, command
     metric = leaf.metric
     benchmark = "checkpointing" if any(k.startswith(("save_", "load_")) for k in metric) else "training"
     return parent, benchmark, None, command
+
+
+def _recorded_benchmark(leaf: Leaf) -> str | None:
+    """The `benchmark_type` the leaf's metadata records (the tool's own word for what ran); an enum
+    dump such as `BENCHMARK_TYPES.training` (older tools' object dumps) counts as its member name."""
+    value = (leaf.metadata or {}).get("benchmark_type") if isinstance(leaf.metadata, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    member = value.strip().rsplit(".", 1)[-1].lower()
+    return member if member in BENCHMARKS else value.strip()
+
+
+def _model_like(name: str) -> bool:
+    """A v1.0 workload folder (`unet3d_h100`, `cosmoflow`) sits where v3.0 puts `<benchmark>`."""
+    return name.lower().startswith(MODEL_PREFIXES)
+
+
+def _unknown_benchmark(parts: tuple, leaf: Leaf):
+    """_locate's answer for a leaf of a benchmark the verifier does not know, else None: its metadata
+    names another `benchmark_type`, or it is a timestamped leaf under
+    <division>/<org>/results/<system>/<benchmark>/ whose <benchmark> is none of BENCHMARKS. Judging
+    such a leaf as training would pass or fail it by rules that are not its own."""
+    recorded = _recorded_benchmark(leaf)
+    division = max((i for i, p in enumerate(parts) if p.lower() in ("closed", "open")), default=None)
+    position = division + 4 if division is not None and parts[division + 2:division + 3] == ("results",) else None
+    if recorded is not None and recorded not in BENCHMARKS:
+        benchmark = recorded
+    elif (position is not None and position < len(parts) - 1 and leaf.timestamp is not None
+          and parts[position] not in BENCHMARKS and not _model_like(parts[position])):
+        benchmark = parts[position]
+    else:
+        return None
+    if position is None or position >= len(parts) - 1:
+        command = parts[-2] if parts[-2] in COMMANDS else "run"
+        return parts[:-2] if parts[-2] in COMMANDS else parts[:-1], benchmark, None, command
+    tail = parts[position + 1:-1]
+    command = next((p for p in tail if p in COMMANDS), "run")
+    model = tail[0] if tail and tail[0] not in COMMANDS else None
+    return parts[:position + 1 + (model is not None)], benchmark, model, command
 
 
 def _datagen_logs_only(workload: Workload) -> bool:

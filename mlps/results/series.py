@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mlps import tree_walk
 from mlps.jsonio import ReadError, parse_jsonl, read_bytes
+from mlps.natural_order import natural_sorted
 from mlps.report.svg import plottable
 from mlps.results.models import parse_time
 from mlps_module_utils.mlps_timeseries import SCHEMA, rates
@@ -30,7 +31,7 @@ GIB = 2**30
 MAX_POINTS = 240          # per host, metric and run when a chart shows one run: a point per 2 pixels
 MIN_POINTS = 30           # per run however many runs share a chart
 NESTED_DEPTH = 2                 # series/<option>/<trial>/<host>.jsonl
-MAX_FILES = 256           # series files read per leaf: one per host; the charts draw 8 hosts
+MAX_FILES = 256           # series files read per leaf: one per host (natural order: node1, node2, ...)
 QUARTER_HOUR = 900.0
 # (key, title, unit, value from one rates() entry)
 METRICS = (
@@ -77,7 +78,7 @@ def series_files(leaf_path: Path) -> list[Path]:
             found.extend(_jsonl_below(entry.path, NESTED_DEPTH))
         elif entry.name.endswith((".jsonl", ".json")) and entry.is_file(follow_symlinks=False):
             found.append(Path(entry.path))
-    return sorted(found)[:MAX_FILES]
+    return natural_sorted(found, key=str)[:MAX_FILES]
 
 
 def _jsonl_below(folder: str, depth: int) -> list[Path]:

@@ -16,9 +16,10 @@ from functools import cache
 from mlps.results.models import Tree, Workload
 from mlps.rulebook.editions import EDITION_NAMES, Edition
 from mlps.rulebook.findings import Finding, Outcome
+from mlps.rulebook.workloads import BENCHMARKS
 
 PROFILES = ("closed", "open", "preflight")
-ALL_BENCHMARKS = ("training", "checkpointing", "kv_cache", "vector_database")
+ALL_BENCHMARKS = BENCHMARKS
 
 
 # Statuses of a leaf that is not a result (mlps.campaign.frame.STATUSES minus completed/skipped).

@@ -147,5 +147,9 @@ def aggregate(ctx: Context) -> dict:
     if workload.benchmark == "kv_cache":
         return report_math.kv_results(workload.runs)
     if workload.benchmark == "vector_database":
-        return report_math.vdb_results(workload.runs)
+        return report_math.vdb_results(workload.runs, workload.by_command("datagen"))
+    if workload.benchmark == "benchfs":
+        from mlps.results.benchfs import benchfs_results  # noqa: PLC0415 - only BenchFS workloads need it
+
+        return benchfs_results(workload.runs)
     return {}

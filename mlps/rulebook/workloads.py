@@ -4,6 +4,7 @@ Training templates are keyed by (model, accelerator); the DLIO YAMLs under confi
 must agree with this table (a unit test holds them to it). Checkpointing models carry the numbers of
 rule book §4.3.3 (Table 2) and DLIO's base_checkpointing.py. Nothing here computes a plan: see
 mlps.plan.datasize.
+Long because it is one table per benchmark, kept together so that the numbers have one home.
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ from types import MappingProxyType
 
 from mlps.errors import UserError
 
+# Every benchmark a results tree may hold (its folder name under <system>/); the reader and the rules share it.
+BENCHMARKS = ("training", "checkpointing", "kv_cache", "vector_database", "benchfs")
+
 CURRENT_EDITION = "3.0"
 CLOSED_OPEN = frozenset({"closed", "open"})
 WHATIF = frozenset({"whatif"})
 
 # configs/dlio holds DLIO's primary config.yaml and the workload/ group (see configs/README.md).
 DLIO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "dlio"
+# configs/checkpointing/workload/llama3_<size>.yaml: the reference checkpointing workloads (rule book §4.3.3).
+CHECKPOINT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "checkpointing"
 
 # Bytes per element of the parquet dtypes the templates use (numpy item sizes). A shorter reading gives
 # every other dtype 4 bytes, but only item sizes reproduce the published dlrm record length (761 B).
@@ -357,3 +363,52 @@ def get_kv_option(option) -> KvOption:
         return KV_OPTIONS[int(str(option).strip())]
     except (KeyError, ValueError):
         raise UserError(f"KV-cache option {option!r}: expected one of {', '.join(map(str, KV_OPTIONS))}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# VectorDB (rule book §5.1, §5.6; vdb_benchmark's shipped configs)
+
+@dataclass(frozen=True)
+class VdbScale:
+    """A shipped configuration: vectors x dimension (the comparability classes; §5.1.1's table is not
+    defined anywhere, so these are the scales a result is compared within)."""
+
+    name: str
+    num_vectors: int
+    dimension: int
+    num_shards: int
+
+
+VDB_SCALES: Mapping[str, VdbScale] = MappingProxyType({
+    s.name: s for s in (VdbScale("1m", 1_000_000, 1536, 1), VdbScale("10m", 10_000_000, 1536, 10))
+})
+VDB_CLOSED_ENGINES = frozenset({"milvus"})                               # §5.6.2
+VDB_OPEN_ENGINES = frozenset({"milvus", "elasticsearch", "pgvector"})
+VDB_CLOSED_INDEXES = frozenset({"DISKANN", "HNSW", "AISAQ"})              # §5.6.3
+VDB_OPEN_MILVUS_INDEXES = VDB_CLOSED_INDEXES | {"IVF_FLAT", "IVF_SQ8", "FLAT"}
+# §5.6.4: what a CLOSED run may set (dotted config keys); OPEN adds these and backend-native keys
+VDB_CLOSED_TUNABLES = frozenset({
+    "database.database", "index.index_type", "index.metric_type", "index.max_degree", "index.search_list_size",
+    "index.M", "index.ef_construction", "index.inline_pq", "search.search_ef", "run.mode",
+    "run.num_query_processes", "run.batch_size", "run.report_count", "dataset.collection_name",
+    "dataset.num_shards", "dataset.chunk_size", "dataset.batch_size", "dataset.vector_dtype",
+    "storage.storage_root", "storage.storage_type",
+})
+VDB_OPEN_TUNABLES = frozenset({"database.host", "database.port"})
+VDB_RUN_MODES = frozenset({"timed", "query_count"})
+VDB_OBJECT_BACKENDS = frozenset({"s3", "s3-compatible", "minio", "ceph"})  # §5.5.1, or a name starting "s3-"
+VDB_RUNS = 5                               # §5.3.1: run leaves per index; no warm-up
+VDB_MIN_RUNTIME_S = 30                     # the run checker's floor for timed mode
+VDB_DEFAULTS = MappingProxyType({
+    "runtime_s": 60, "num_queries": 1000, "query_seed": 42, "k": 10, "search_ef": 200, "batch_size": 1,
+    "num_query_processes": 1, "max_degree": 64, "M": 64, "search_list_size": 200, "ef_construction": 200,
+    "inline_pq": 16, "metric_type": "COSINE", "vector_dtype": "FLOAT_VECTOR",
+})
+
+
+def vdb_scale(num_vectors, dimension) -> VdbScale | None:
+    """The shipped scale of this many vectors of this dimension, or None."""
+    for scale in VDB_SCALES.values():
+        if scale.num_vectors == num_vectors and scale.dimension == dimension:
+            return scale
+    return None

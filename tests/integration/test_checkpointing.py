@@ -133,6 +133,8 @@ def test_campaign_on_localhost(tmp_path, client_venv, shm_data):
     check_tree(results, ["localhost"], 4)
     check_verdict(run, results)
     assert "write: checkpointing done: writes 10/10, reads 0/0" in run.stdout
+    # the verdict after each invocation: its headline, then only what changed
+    assert run.stdout.count("verdict after write: ") == 1 and run.stdout.count("verdict after read: ") == 1
     assert "read: checkpointing done: writes 0/0, reads 10/10" in run.stdout
     # the preflight checked the checkpoint folder's filesystem for the scaled bytes, and the engine
     preflight = json.loads((results / "preflight.json").read_text())

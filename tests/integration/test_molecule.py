@@ -22,8 +22,10 @@ def test_every_role_has_a_molecule_scenario():
     assert missing == []
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: f"{p.parents[2].name}/{p.parent.name}")
-def test_molecule_scenario(scenario: Path, cluster3, cluster_setup):
+# each scenario a pytest-xdist group of its own: they spread over the workers
+@pytest.mark.parametrize("scenario", [pytest.param(s, marks=pytest.mark.xdist_group(f"molecule-{s.parents[2].name}"))
+                                      for s in SCENARIOS], ids=lambda p: f"{p.parents[2].name}/{p.parent.name}")
+def test_molecule_scenario(scenario: Path, cluster3, cluster_setup, vectordb_venv):
     role_dir = scenario.parents[2]
     env = dict(os.environ, MLPS_CLUSTER_INVENTORY=str(cluster3.inventory), MLPS_TEST_DIR=str(TEST_DIR),
                PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", ANSIBLE_NOCOLOR="1",
@@ -31,7 +33,9 @@ def test_molecule_scenario(scenario: Path, cluster3, cluster_setup):
     proc = subprocess.run([str(Path(sys.executable).parent / "molecule"), "test", "-s", scenario.parent.name],
                           cwd=role_dir, env=env, capture_output=True, text=True, timeout=1200, check=False)
     output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-4000:]
+    # the failed task's own message first (molecule's recap alone hides it), then the tail
+    said = "\n".join(line for line in output.splitlines() if "fatal:" in line or "[ERROR]" in line)
+    assert proc.returncode == 0, said[-4000:] + "\n...\n" + output[-2000:]
     steps = [s for s in ("converge", "idempotence", "verify") if f"- {s}" in scenario.read_text()]
     assert "converge" in steps and "verify" in steps
     for step in steps:

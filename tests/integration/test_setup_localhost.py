@@ -35,6 +35,7 @@ def test_second_run_changes_nothing(installed):
     assert again.changed() == 0, again.stats
 
 
+@pytest.mark.serial  # it breaks the shared client venv for a moment
 def test_lockfile_verify_passes_then_reports_every_mismatch(installed):
     ok = run_playbook("lockfile_verify.yml", INVENTORY, {"mlps_venv": str(VENV)})
     assert ok.rc == 0, ok.messages()

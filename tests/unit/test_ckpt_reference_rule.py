@@ -82,3 +82,53 @@ def test_metadata_times_stand_in_for_the_summary(tmp_path):
     edit_json(leaves(workload)[1] / "summary.json", lambda d: d.pop("start"))
     result = verify(tmp_path)
     assert found(result, "CKPT-TIMESTAMPS") == [] and result.rules["CKPT-TIMESTAMPS"]["evaluated"] == 1
+
+
+# --- the whole workload is compared: keys added, removed or changed ----------------------------------
+def drifted(tmp_path, change):
+    with_reference_config(tmp_path, change)
+    result = verify(tmp_path)
+    return result, found(result, "CKPT-CONFIG-CLOSED")
+
+
+def test_workflow_train_true_is_invalid(tmp_path):
+    result, hits = drifted(tmp_path, lambda c: c["workflow"].update(train=True))
+    assert {(h.message.split("=")[0], h.expected, h.actual) for h in hits} == {("workflow.train", False, True)}
+    assert len(hits) == 2 and result.verdict == Verdict.INVALID
+
+
+def test_an_added_key_is_invalid(tmp_path):
+    result, hits = drifted(tmp_path, lambda c: c.setdefault("reader", {}).update(read_threads=8))
+    assert len(hits) == 2 and hits[0].expected == "(absent)" and hits[0].actual == 8
+    assert hits[0].message.startswith("reader.read_threads=8 is not in the llama3-8b reference")
+    assert result.verdict == Verdict.INVALID
+
+
+def test_a_removed_key_is_invalid(tmp_path):
+    result, hits = drifted(tmp_path, lambda c: c["model"]["transformer"].pop("hidden_size"))
+    assert len(hits) == 2 and (hits[0].expected, hits[0].actual) == (4096, "(absent)")
+    assert hits[0].message.startswith("model.transformer.hidden_size is missing")
+    assert result.verdict == Verdict.INVALID
+
+
+def test_a_changed_model_name_is_invalid(tmp_path):
+    _result, hits = drifted(tmp_path, lambda c: c["model"].update(name="llama3_70b"))
+    assert {h.message.split("=")[0] for h in hits} == {"model.name"} and len(hits) == 2
+
+
+def test_mlcommons_spelling_and_subset_keys_are_not_drift(tmp_path):
+    def mlcommons(config):
+        config["model"]["name"] = "llama_8b"                   # MLCommons' YAML names it so
+        config["model"]["parallelism"]["data"] = 1             # and sets DP, which the process count decides
+        config["checkpoint"].pop("mode")
+        config["checkpoint"]["checkpoint_folder"] = "/mnt/fast/ckpt"
+        config["output"] = {"folder": "/results/leaf"}         # where DLIO writes its outputs
+    result, hits = drifted(tmp_path, mlcommons)
+    assert hits == [] and result.rules["CKPT-CONFIG-CLOSED"]["evaluated"] == 1
+    assert result.verdict == Verdict.CLOSED, [f.line() for f in result.findings if f.outcome != Outcome.INFO]
+
+
+def test_open_division_may_add_keys(tmp_path):
+    with_reference_config(tmp_path, lambda c: c.setdefault("reader", {}).update(read_threads=8), division="open")
+    result = verify(tmp_path)
+    assert found(result, "CKPT-CONFIG-CLOSED") == [] and result.verdict == Verdict.OPEN

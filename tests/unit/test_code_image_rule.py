@@ -6,6 +6,7 @@ import json
 
 from mlps.rulebook import code_image
 from mlps.rulebook.findings import Outcome, Verdict
+from mlps.rulebook.rules import code_image_rule
 from mlps.rulebook.verify import verify
 from tests.unit.test_rules_synthetic import build_training_workload
 
@@ -83,3 +84,32 @@ def test_unreadable_pointer_is_invalid(tmp_path):
     (leaf / code_image.POINTER).write_text("sha1:abc")
     (hit,) = found(verify(tmp_path))
     assert "not <algorithm>:<md5>" in hit.message
+
+
+# --- the sanctioned digest: unknown (said once), matching, different -----------------------------------
+def test_unknown_sanctioned_digest_is_said_once(tmp_path):
+    workload = build_training_workload(tmp_path)
+    _image, digest = make_image(tmp_path / "closed" / "Org")
+    point_leaves(workload, digest)
+    (note,) = found(verify(tmp_path), Outcome.INFO)
+    assert "reference checksum of the v3.0 code is not known" in note.message
+    assert ".code-hash.json was checked" in note.message and note.evidence == f"closed/Org/code-{digest[:8]}"
+
+
+def test_sanctioned_digest_that_matches_passes(tmp_path, monkeypatch):
+    workload = build_training_workload(tmp_path)
+    _image, digest = make_image(tmp_path / "closed" / "Org")
+    point_leaves(workload, digest)
+    monkeypatch.setattr(code_image_rule, "SANCTIONED", {"3.0": digest})
+    result = verify(tmp_path)
+    assert found(result) == [] and found(result, Outcome.INFO) == [] and result.verdict == Verdict.CLOSED
+
+
+def test_sanctioned_digest_that_differs_is_invalid_in_closed_only(tmp_path, monkeypatch):
+    workload = build_training_workload(tmp_path)
+    _image, digest = make_image(tmp_path / "closed" / "Org")
+    point_leaves(workload, digest)
+    monkeypatch.setattr(code_image_rule, "SANCTIONED", {"3.0": "0" * 32})
+    hits = found(verify(tmp_path))
+    assert len(hits) == 6 and {(h.expected, h.actual) for h in hits} == {("0" * 32, digest)}
+    assert found(verify(tmp_path, profile="open")) == []

@@ -135,12 +135,13 @@ def test_kv_cache_and_vectordb_are_unchecked_even_under_open(tmp_path, capsys):
     assert {w["benchmark"]: w["verdict"] for w in result.workloads} == {
         "kv_cache": "UNCHECKED", "vector_database": "UNCHECKED"}
     assert result.verdict == Verdict.UNCHECKED
-    # VectorDB has no rules; the KV-cache copy has rules but lacks the files they need
+    # both have rules, but the copies lack the files they need (the metadata, the rank files)
     by_benchmark = {w["path"]: w["benchmark"] for w in result.workloads}
-    assert {by_benchmark[f.workload] for f in findings_of(result, "BENCH-UNCHECKED", Outcome.UNCHECKED)} == {
-        "vector_database"}
+    assert not findings_of(result, "BENCH-UNCHECKED")
     assert {f.rule_id for f in result.findings if f.outcome == Outcome.UNCHECKED
             and by_benchmark.get(f.workload) == "kv_cache"} == {"KV-LEAF-METADATA", "KV-SUMMARY"}
+    assert {f.rule_id for f in result.findings if f.outcome == Outcome.UNCHECKED
+            and by_benchmark.get(f.workload) == "vector_database"} == {"VDB-PARAMS"}
     assert main(["verify", str(tmp_path)]) == 5
     assert "verdict: UNCHECKED" in capsys.readouterr().out
 
@@ -236,3 +237,52 @@ def test_v1_datagen_logs_in_a_gen_folder_are_not_a_workload(tmp_path):
     assert [w["path"] for w in result.workloads] == ["Closed/Org/results/sys1/unet3d_h100"]
     assert result.verdict == Verdict.CLOSED, not_info(result)
     assert any("unet3d_h100-gen" in s and "datagen logs" in s for s in result.reader["skipped"])
+
+
+# --- a benchmark the verifier does not know is UNCHECKED, never judged as training ----------------------
+def test_unknown_benchmark_folder_is_unchecked_not_training(tmp_path, capsys):
+    training = build_training_workload(tmp_path)
+    (training.parent.parent / "foobench").mkdir()
+    training.rename(training.parent.parent / "foobench" / "unet3d")
+    result = verify(tmp_path)
+    [workload] = result.workloads
+    assert (workload["benchmark"], workload["verdict"]) == ("foobench", "UNCHECKED")
+    assert result.verdict == Verdict.UNCHECKED
+    [unchecked] = findings_of(result, "BENCH-UNCHECKED", Outcome.UNCHECKED)
+    assert "'foobench'" in unchecked.message and unchecked.evidence.endswith("foobench/unet3d")
+    [tree_names] = findings_of(result, "TREE-NAMES")
+    assert tree_names.outcome == Outcome.WARNING and tree_names.actual == "foobench"
+    assert not [f for f in result.findings if f.rule_id.startswith("TRAIN-")]
+    assert main(["verify", str(tmp_path)]) == 5
+    assert "verdict: UNCHECKED" in capsys.readouterr().out
+
+
+def test_unknown_benchmark_even_with_failing_training_figures_is_unchecked(tmp_path):
+    # as training it would be INVALID (AU fails); as an unknown benchmark it is not judged at all
+    training = build_training_workload(tmp_path)
+    for leaf in sorted((training / "run").glob("2*")):
+        edit_json(leaf / "summary.json", lambda d: d["metric"].update(train_au_meet_expectation="fail"))
+    assert verify(tmp_path).verdict == Verdict.INVALID
+    (training.parent.parent / "foobench").mkdir()
+    training.rename(training.parent.parent / "foobench" / "unet3d")
+    assert verify(tmp_path).verdict == Verdict.UNCHECKED
+
+
+def test_metadata_naming_another_benchmark_type_is_unchecked(tmp_path):
+    training = build_training_workload(tmp_path)
+    assert verify(tmp_path).verdict == Verdict.CLOSED
+    leaf = sorted((training / "run").glob("2*"))[-1]
+    write_json(leaf / f"foobench_{leaf.name}_metadata.json", {"benchmark_type": "foobench", "model": "unet3d"})
+    result = verify(tmp_path)
+    assert [w["benchmark"] for w in result.workloads] == ["foobench"]
+    assert result.verdict == Verdict.UNCHECKED
+    assert "'foobench'" in findings_of(result, "BENCH-UNCHECKED")[0].message
+
+
+def test_v1_workload_folders_where_v3_puts_the_benchmark_stay_training(tmp_path):
+    build_v1_workload(tmp_path)
+    cosmo = tmp_path / "Closed" / "Org" / "results" / "sys1" / "cosmoflow" / "a100"
+    shutil.copytree(tmp_path / "Closed" / "Org" / "results" / "sys1" / "unet3d_h100", cosmo)
+    result = verify(tmp_path)
+    assert {w["benchmark"] for w in result.workloads} == {"training"}
+    assert not findings_of(result, "BENCH-UNCHECKED")

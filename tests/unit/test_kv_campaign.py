@@ -171,7 +171,7 @@ def _rank_doc():
     return json.dumps({"summary": {"elapsed_time": 3.0}})
 
 
-def test_end_trial_names_the_rank_and_host_that_wrote_nothing(run, tmp_path):
+def test_end_trial_names_the_rank_and_host_that_wrote_nothing(run, tmp_path, monkeypatch):
     p, opened = run
     leaf = opened["leaf"]
     started = kv.start_trial(plan=p, leaf=leaf, stamp=opened["stamp"], option=1, trial=1, staging_dir="/stage",
@@ -184,9 +184,19 @@ def test_end_trial_names_the_rank_and_host_that_wrote_nothing(run, tmp_path):
             "dlio/option_1/trial_1/rank_1/kvcache_failure_20261202_070000.json":
                 json.dumps({"reason": "killed by signal 9"}), "timeseries/h2.jsonl": "{}\n"}),
     }
+    writes = 0
+    update = frame.update_metadata
+
+    def counted(*args, **kwargs):
+        nonlocal writes
+        writes += 1
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(frame, "update_metadata", counted)
     ended = kv.end_trial(leaf=leaf, stamp=opened["stamp"], label="option_1/trial_1", placement=started["placement"],
                          hosts=["h1", "h2"], launcher="h1", archives=archives, job={"rc": 0}, waited={},
                          samples={"h1": 3, "h2": 3}, unreachable=[])
+    assert writes == 1                          # the trial's record, ranks included, written once
     assert ended["partial"] is True and ended["go_on"] is True and ended["leaf_open"] is True
     assert ended["message"] == "option_1/trial_1 partial: no results from rank 1 on h2 (killed by signal 9)"
     meta = frame.read_metadata(leaf, opened["stamp"], kv.BENCHMARK)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlps import preflight
-from mlps.campaign import checkpointing
+from mlps.campaign import checkpointing, vector_database
 from mlps.errors import UserError
 from mlps.plan import datasize
 from mlps.plan.checkpoint import plan_checkpoint
@@ -522,3 +522,56 @@ def test_the_report_lists_the_checks_of_its_campaign_in_a_stable_order():
     names = preflight.report_document(checks, plan, {})["check_names"]
     assert names == [n for n in preflight.CHECKS if n != "checkpoint_engine"]  # training: no engine check
     assert list(dict.fromkeys(c.name for c in checks)) == names
+
+
+# ---------------------------------------------------------------------------------------------
+# VectorDB: only the server host holds data; its memory holds Milvus's loaded in-memory index
+
+
+def vdb_gathered(avail: int = 100 * GIB, memory: int = 16 * GIB, **over) -> Gathered:
+    values = {"benchmark": "vector_database", "vdb_engine": "milvus", "vdb_index": "HNSW", "vdb_num_vectors": 1_000_000,
+              "vdb_dimension": 1536, "vdb_server_host": "h2", **over}
+    probes = {h: probe(h, memory_total_bytes=memory, paths={
+        "data": {"path": "/mnt/data", "exists": True, "probed": "/mnt", "mountpoint": "/mnt", "fstype": "xfs",
+                 "avail_bytes": avail, "error": None},
+        "results": {"path": "/srv/results", "avail_bytes": 50 * GIB, "error": None}}) for h in HOSTS}
+    return gathered(settings={h: settings(**values) for h in HOSTS}, probes=probes)
+
+
+def test_vectordb_capacity_and_memory_are_checked_on_the_server_host_only():
+    need = vector_database.footprint("milvus", "HNSW", 1_000_000, 1536)
+    checks, plan = build_checks(vdb_gathered(avail=need["disk"] - 1, memory=need["memory"]))
+    assert plan.data_bytes == need["disk"] and "milvus HNSW estimate for 1,000,000 x 1536" in plan.source
+    rows = by_key(checks)
+    assert rows[("data_capacity", "h2")].failed and rows[("data_capacity", "h1")].ok is True
+    assert rows[("host_memory", "h2")].failed                   # index alone: no room for Milvus itself
+    assert "loads the whole HNSW index" in rows[("host_memory", "h2")].detail
+    assert rows[("host_memory", "h3")].ok and rows[("host_memory", "h3")].found == "no server here"
+    assert all(rows[("data_shared", h)].ok for h in HOSTS)     # no shared data folder is needed
+    checks, _plan = build_checks(vdb_gathered(avail=need["disk"], memory=need["memory"] + 2 * GIB))
+    assert not [c for c in checks if c.name in ("data_capacity", "host_memory", "data_shared") and not c.ok]
+
+
+def test_vectordb_disk_indexes_and_a_running_server_have_no_memory_bound():
+    checks, _plan = build_checks(vdb_gathered(memory=GIB, vdb_engine="pgvector"))
+    row = by_key(checks)[("host_memory", "h2")]
+    assert row.ok and "no memory bound" in row.detail
+    checks, plan = build_checks(vdb_gathered(avail=1, memory=GIB, vdb_uri="http://db:19530"))
+    assert plan.data_bytes == 0 and "running server" in plan.source
+    assert all(c.ok for c in checks if c.name in ("data_capacity", "host_memory"))
+
+
+@pytest.mark.parametrize(("over", "needle"), [
+    ({"vdb_index": "SCANN"}, "mlps_vectordb_index='SCANN': milvus indexes are HNSW"),
+    ({"vdb_engine": "faiss"}, "mlps_vectordb_engine='faiss': expected one of milvus, pgvector"),
+    ({"vdb_uri": "ftp://db"}, "mlps_vectordb_uri='ftp://db': expected http://HOST:PORT"),
+    ({"vdb_num_vectors": 0}, "mlps_vectordb_num_vectors"),
+    ({"vdb_index_params": {"nlist": 9}}, "mlps_vectordb_index_params: nlist is not a milvus HNSW parameter"),
+    ({"vdb_num_processes": 3, "vdb_npernode": 2}, "mlps_vectordb_num_processes=3 and mlps_vectordb_npernode=2"),
+])
+def test_vectordb_values_the_campaign_would_refuse_are_inventory_problems(over, needle):
+    values = {"benchmark": "vector_database", "vdb_num_vectors": 3000, "vdb_dimension": 32, **over}
+    problems = value_problems(Settings.from_dict(settings(**values)))
+    assert len(problems) == 1 and needle in problems[0], problems
+    assert value_problems(Settings.from_dict(settings(benchmark="vector_database", vdb_num_vectors=3000,
+                                                      vdb_dimension=32))) == []

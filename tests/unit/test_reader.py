@@ -254,3 +254,24 @@ def test_every_fixture_config_takes_the_fast_path_and_parses_as_pyyaml_does():
     for path in configs:
         text = path.read_text()
         assert parse_simple_yaml(text) == yaml.safe_load(text), path
+
+
+def test_a_leaf_outside_any_benchmark_folder_takes_its_metadata_benchmark_type(tmp_path):
+    leaf = tmp_path / "sys" / "20260101_010203"
+    put(leaf / "summary.json", summary())
+    put(leaf / "x_20260101_010203_metadata.json", {"benchmark_type": "checkpointing", "model": "llama3-8b"})
+    put(tmp_path / "other" / "run1" / "summary.json", summary())
+    enum = tmp_path / "closed" / "o" / "results" / "s" / "training" / "unet3d" / "run" / "20260101_010203"
+    put(enum / "summary.json", summary())
+    put(enum / "training_20260101_010203_metadata.json", {"benchmark_type": "BENCHMARK_TYPES.training"})
+    assert {w.rel: w.benchmark for w in read_tree(tmp_path).workloads} == {
+        "sys": "checkpointing", "other": "training", "closed/o/results/s/training/unet3d": "training"}
+
+
+def test_an_unknown_benchmark_folder_is_its_own_benchmark(tmp_path):
+    for bench in ("foobench", "training"):
+        leaf = tmp_path / "closed" / "acme" / "results" / "sut1" / bench / "unet3d" / "run" / "20260101_010203"
+        put(leaf / "summary.json", summary())
+    by_rel = {w.rel: (w.benchmark, w.model) for w in read_tree(tmp_path).workloads}
+    assert by_rel == {"closed/acme/results/sut1/foobench/unet3d": ("foobench", "unet3d"),
+                      "closed/acme/results/sut1/training/unet3d": ("training", "unet3d")}

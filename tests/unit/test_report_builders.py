@@ -46,9 +46,10 @@ def sample(host: str, seq: int, wall: float, *, read_mib: float, write_mib: floa
 
 
 def write_timeseries(leaf: Path, start: datetime, end: datetime, hosts=("h1", "h2"), interval: float = 10.0,
-                     epochs: int = 5, folder: str | None = None) -> list[Path]:
+                     epochs: int = 5, folder: str | None = None, slow=()) -> list[Path]:
     """Per-host JSONL over the run (sampler started 3 s before DLIO, stopped 2 s after), with reads
-    during each epoch and little between; returns the files written."""
+    during each epoch and little between; hosts in `slow` read and receive a tenth as much at 98 %
+    CPU. Returns the files written."""
     folder = folder or f"training_{leaf.name}_timeseries"
     t0, t1 = unix(start) - 3, unix(end) + 2
     span = (t1 - t0) / epochs
@@ -59,9 +60,11 @@ def write_timeseries(leaf: Path, start: datetime, end: datetime, hosts=("h1", "h
         while wall <= t1:
             phase = ((wall - t0) % span) / span
             busy_epoch = phase < 0.85
-            lines.append(sample(host, seq, wall, read_mib=(400 + 40 * index) if busy_epoch else 5,
-                                write_mib=3 + index, rx_mib=(380 if busy_epoch else 2) + 10 * index,
-                                busy=70 if busy_epoch else 15, cached_gib=min(40, 2 + (wall - t0) / 20),
+            share = 0.1 if host in slow else 1.0
+            lines.append(sample(host, seq, wall, read_mib=share * ((400 + 40 * index) if busy_epoch else 5),
+                                write_mib=3 + index, rx_mib=share * ((380 if busy_epoch else 2) + 10 * index),
+                                busy=98 if host in slow else 70 if busy_epoch else 15,
+                                cached_gib=min(40, 2 + (wall - t0) / 20),
                                 totals=totals, dt=interval))
             seq += 1
             wall += interval
@@ -97,7 +100,7 @@ def facts(host: str, data_path: str = "/mnt/data") -> dict:
 
 
 def build_campaign_tree(tmp: Path, *, runs: int = 6, hosts=("h1", "h2"), interval: float = 10.0,
-                        cluster_info: bool = True, system: str = "sys1") -> Path:
+                        cluster_info: bool = True, system: str = "sys1", slow=()) -> Path:
     """A valid training workload as the campaign leaves it, with time series and epochs per run.
     Returns the results root (the folder holding closed/)."""
     workload = build_training_workload(tmp, runs=runs, hosts=len(hosts))
@@ -111,7 +114,7 @@ def build_campaign_tree(tmp: Path, *, runs: int = 6, hosts=("h1", "h2"), interva
         summary = json.loads((leaf / "summary.json").read_text())
         start, end = datetime.fromisoformat(summary["start"]), datetime.fromisoformat(summary["end"])
         write_epochs(leaf, start, end)
-        write_timeseries(leaf, start, end, hosts=hosts, interval=interval)
+        write_timeseries(leaf, start, end, hosts=hosts, interval=interval, slow=slow)
     if cluster_info:
         cluster = build_cluster([facts(h) for h in hosts], data_path="/mnt/data", results_path="/results",
                                 created_at="2026-01-05T08:00:00Z")

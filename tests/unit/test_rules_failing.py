@@ -633,3 +633,32 @@ def test_mem_measured_zero_padded_summary_is_noted(tmp_path):
     result = verify(tmp_path)
     assert_fails(result, "SYS-MEM-MEASURED", Outcome.INFO)
     assert result.verdict == Verdict.CLOSED
+
+
+@pytest.mark.parametrize(("division", "override"), [
+    ("closed", "++workload.framework=tensorflow"), ("open", "++workload.framework=tensorflow"),
+    ("closed", "++workload.dataset.num_samples_per_file=2"), ("open", "++workload.dataset.num_samples_per_file=2")])
+def test_open_tunables_framework_and_samples_per_file_give_open_not_invalid(tmp_path, division, override):
+    workload = build_training_workload(tmp_path, division=division)
+    for leaf in runs_of(workload):
+        rewrite_overrides(leaf, ["workload=unet3d_b200", "++workload.dataset.num_files_train=28000",
+                                 "++workload.reader.read_threads=8", override])
+    result = verify(tmp_path)
+    key = override.removeprefix("++workload.")
+    assert {f.actual for f in only(result, "TRAIN-PARAMS")} == {key}
+    assert {f.outcome for f in only(result, "TRAIN-PARAMS")} == {Outcome.OPEN}
+    assert not [f for f in result.findings if f.outcome in (Outcome.INVALID, Outcome.ERROR)], \
+        [f.line() for f in result.findings if f.outcome == Outcome.INVALID]
+    assert result.verdict == Verdict.OPEN
+
+
+def test_single_host_clients_rule_of_edition_3_is_not_applied_to_a_v1_tree(tmp_path):
+    workload = build_v1_workload(tmp_path)
+    for leaf in sorted(p for p in workload.iterdir() if p.is_dir()):
+        write_json(leaf / "training_metadata.json", {"executed_command": "mpirun -host a:4,b:4 dlio_benchmark"})
+    detected = verify(tmp_path)                        # v1.0 layout: edition 1.0, which had no such rule
+    assert detected.editions == ["1.0"] and detected.rules["TRAIN-SINGLEHOST-CLIENTS"]["evaluated"] == 0
+    assert only(detected, "TRAIN-SINGLEHOST-CLIENTS") == []
+    forced = verify(tmp_path, edition="3.0")           # the same leaves judged by edition 3.0's rule
+    hits = only(forced, "TRAIN-SINGLEHOST-CLIENTS")
+    assert len(hits) == 5 and {(h.expected, h.actual) for h in hits} == {(1, 2)}

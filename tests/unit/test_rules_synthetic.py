@@ -13,10 +13,14 @@ import statistics
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import yaml
+
 from mlps.rulebook.findings import Outcome, Verdict
 from mlps.rulebook.registry import all_rules
 from mlps.rulebook.verify import verify
 from tests.unit.kv_builder import build_kv_leaf
+from tests.unit.test_rules_benchfs import leaf_of as benchfs_leaf
+from tests.unit.vdb_builder import build_vdb_workload
 
 START = datetime(2026, 1, 5, 10, 0, 0)
 RUN_SECONDS = 600
@@ -55,22 +59,25 @@ UNET3D_CONFIG = """workload:
     au: 0.9
 """
 HYDRA = "hydra:\n  run:\n    dir: {leaf}\n  job:\n    name: dlio_benchmark\n"
-LLAMA_CONFIG = """workload:
-  model:
-    name: llama3_8b
-    model_datatype: fp16
-    optimizer_datatype: fp32
-  framework: pytorch
-  workflow:
-    checkpoint: true
-    train: false
-  checkpoint:
-    checkpoint_folder: /ckpt/llama3-8b
-    time_between_checkpoints: 5
-    num_checkpoints_write: {writes}
-    num_checkpoints_read: {reads}
-    fsync: {fsync}
-"""
+LLAMA_REFERENCES = Path(__file__).resolve().parents[2] / "configs" / "checkpointing" / "workload"
+
+
+def llama_config(*, writes, reads, fsync="true", overrides=()) -> str:
+    """config.yaml as Hydra records it: the reference YAML the `workload=` line names (llama3_8b by
+    default) with the invocation's ++workload overrides, counts and fsync applied."""
+    name = next((line.split("=", 1)[1] for line in overrides if line.startswith("workload=")), "llama3_8b")
+    config = yaml.safe_load((LLAMA_REFERENCES / f"{name}.yaml").read_text())
+    config["checkpoint"].update(num_checkpoints_write=writes, num_checkpoints_read=reads,
+                                fsync=fsync in (True, "true", "True"), checkpoint_folder="/ckpt/llama3-8b")
+    for line in overrides:
+        if line.startswith("++workload."):
+            key, value = line.removeprefix("++workload.").split("=", 1)
+            *parents, last = key.split(".")
+            node = config
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = yaml.safe_load(value)
+    return yaml.safe_dump({"workload": config}, sort_keys=False)
 
 
 def stamp(when: datetime) -> str:
@@ -272,12 +279,12 @@ def write_checkpoint_leaf(leaf: Path, *, start, writes, reads, procs=8, hosts=1,
     write_json(leaf / "0_per_epoch_stats.json", {"1": stats})
     cfg = leaf / "dlio_config"
     cfg.mkdir(exist_ok=True)
-    (cfg / "config.yaml").write_text(LLAMA_CONFIG.format(writes=writes, reads=reads, fsync=fsync))
     (cfg / "hydra.yaml").write_text(HYDRA.format(leaf=leaf))
     lines = overrides if overrides is not None else [
         "workload=llama3_8b", f"++workload.checkpoint.num_checkpoints_read={reads}",
         f"++workload.checkpoint.num_checkpoints_write={writes}",
         "++workload.checkpoint.checkpoint_folder=/ckpt/llama3-8b"]
+    (cfg / "config.yaml").write_text(llama_config(writes=writes, reads=reads, fsync=fsync, overrides=lines))
     (cfg / "overrides.yaml").write_text("".join(f"- {line}\n" for line in lines))
     write_json(leaf / f"checkpointing_{leaf.name}_metadata.json", {
         "benchmark_type": "checkpointing", "model": "llama3-8b", "accelerator": accelerator, "num_processes": procs,
@@ -352,11 +359,18 @@ def test_every_rule_is_evaluated_on_the_valid_trees(tmp_path):
     build_checkpoint_workload(tmp_path / "b")
     build_v1_workload(tmp_path / "c")
     build_kv_leaf(tmp_path / "d")
-    write_system_description(tmp_path / "a")
-    write_system_description(tmp_path / "b")
-    write_system_description(tmp_path / "d")
+    build_vdb_workload(tmp_path / "e")
+    benchfs_leaf(tmp_path / "f")
+    for name in "abde":
+        write_system_description(tmp_path / name)
     result = verify(tmp_path)
     never = [rule_id for rule_id, stats in result.rules.items() if stats["evaluated"] == 0]
     assert never == []
     assert set(result.rules) == {rule.id for rule in all_rules()}
-    assert not_info(result) == [], [f.line() for f in not_info(result)]
+    # the VectorDB recall target is not defined yet: its deferred check always warns
+    rest = [f for f in not_info(result) if f.rule_id != "VDB-RECALL"]
+    # BenchFS + IOR is OPEN by nature (and its test tree has no system description)
+    benchfs = [f for f in rest if "f/open/org/" in f"{f.evidence or ''} {f.missing or ''}"]
+    assert {f.rule_id for f in benchfs} == {"BENCHFS-OPEN", "DIVISION-OPEN", "SYS-DESCRIPTION"}
+    rest = [f for f in rest if f not in benchfs]
+    assert rest == [], [f.line() for f in rest]

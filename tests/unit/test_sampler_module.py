@@ -106,7 +106,8 @@ def test_async_sampler_stops_on_its_stop_file(tmp_path):
     assert [s["seq"] for s in samples] == list(range(len(samples)))
     assert {s["host"] for s in samples} == {"localhost"}
     gaps = [b["mono"] - a["mono"] for a, b in itertools.pairwise(samples)]
-    assert min(gaps) > 0 and statistics.median(gaps) == pytest.approx(0.2, abs=0.05), gaps  # the 0.2 s grid
+    # the 0.2 s grid, with room for a loaded machine (a sample may come late; the next one is back on the grid)
+    assert min(gaps) > 0 and statistics.median(gaps) == pytest.approx(0.2, abs=0.1), gaps
     assert samples[-1]["mono"] - samples[0]["mono"] == pytest.approx(result["duration"], abs=0.05)
     counters = samples[-1]["counters"]
     assert {"diskstats", "net_dev", "vmstat", "stat_cpu", "stat", "meminfo", "nfs"} <= set(counters)

@@ -111,3 +111,29 @@ def test_no_device_no_nfs_and_no_single_interface_is_not_judged(tmp_path):
     result = tree(tmp_path, storage="none")
     assert found(result, Outcome.WARNING) == [] and found(result, Outcome.INFO) == []
     assert result.rules["MLPS-STORAGE-TRAFFIC"]["evaluated"] == 1
+
+
+def reshape_reads(path, factor):
+    """Scale a host's block-device reads over the series (0: nothing reached the device)."""
+    lines, first = [], None
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        counters = record["counters"]["diskstats"]["vda"]
+        first = counters["sectors_read"] if first is None else first
+        counters["sectors_read"] = first + round(factor * (counters["sectors_read"] - first))
+        lines.append(json.dumps(record))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_each_host_is_judged_so_extra_reads_cannot_hide_a_cache_served_host(tmp_path):
+    assert found(tree(tmp_path, match=True), Outcome.WARNING) == []        # both hosts read their share
+    for leaf in sorted((tmp_path / "closed" / "Org" / "results" / "sys1" / "training" / "unet3d" / "run").glob("2*")):
+        folder = leaf / f"training_{leaf.name}_timeseries"
+        reshape_reads(folder / "h1.jsonl", 0.0)                            # h1: served from the page cache
+        reshape_reads(folder / "h2.jsonl", 2.0)                            # h2: read double, the sum is unchanged
+    result = verify(tmp_path)
+    hits = found(result, Outcome.WARNING)
+    assert len(hits) == 5 and found(result, Outcome.INFO) == []
+    assert {h.host for h in hits} == {"h1"} and all(h.actual < 0.05 for h in hits)
+    assert "1 of 2 host(s)" in hits[0].message and "h1 0.00 GiB" in hits[0].message and "h2" not in hits[0].message
+    assert 1.9 < hits[0].extra["ratios"]["h2"] < 2.1

@@ -103,3 +103,21 @@ def test_module_entry_point_runs():
                             capture_output=True, text=True, cwd=REPO, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["verdict"] == "CLOSED"
+
+
+def test_every_exit_code_is_documented_alike_in_help_docs_and_readme(capsys):
+    from mlps.cli import EXIT_INTERNAL
+    from mlps.commands import verify as verify_cmd
+    codes = {*verify_cmd.EXIT_CODES.values(), verify_cmd.EXIT_USAGE, verify_cmd.EXIT_UNREADABLE, EXIT_INTERNAL}
+    assert [code for code, _meaning in verify_cmd.EXIT_TABLE] == sorted(codes)
+    page = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    table = page.split("## Exit codes of `mlps verify`", 1)[1].split("##", 1)[0]
+    assert {int(line.split("|")[1]) for line in table.splitlines() if line[:3].strip("| ").isdigit()} == codes
+    assert "| 5 | verdict UNCHECKED" in table and "| UNCHECKED |" in page
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+    help_text = capsys.readouterr().out
+    assert all(f"  {code}  " in help_text for code in codes)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "0 CLOSED, 1 OPEN, 2 usage, 3 INVALID, 4 unreadable tree, 5 UNCHECKED" in readme
+    assert "6 internal error" in readme

@@ -8,7 +8,7 @@ from mlps.rulebook.findings import Outcome
 from mlps.rulebook.registry import Rule
 from mlps.rulebook.rules._evidence import ref
 
-# Digests of the sanctioned CLOSED code per edition; none has been published yet.
+# Digests of the sanctioned CLOSED code per edition; none has been published yet (an INFO finding says so).
 SANCTIONED: dict = {}
 
 
@@ -21,7 +21,8 @@ class CodeImage(Rule):
     editions = ("3.0",)
     benchmarks = ("training", "checkpointing")
     choice = ("a pointer to an image missing from the tree is a WARNING (published v3.0 trees point to images "
-              "never uploaded); no sanctioned digest is published yet, so that comparison is skipped")
+              "never uploaded); no sanctioned digest is published yet, so that comparison is skipped and an INFO "
+              "finding says so once per CLOSED workload")
 
     def check(self, ctx):
         root = ctx.tree.root
@@ -62,6 +63,14 @@ class CodeImage(Rule):
                 out.append(self.finding("CLOSED results ran code other than the sanctioned image",
                                         expected=sanctioned, actual=digest, evidence=evidence,
                                         fix="run the sanctioned benchmark code, or submit as OPEN"))
+        if ctx.is_closed and checked and not SANCTIONED.get(ctx.edition.name):
+            # said once per workload: a pass here vouches for the image's integrity, not for it being sanctioned
+            image_rel = next(iter(checked)).relative_to(root).as_posix()
+            out.append(self.finding(
+                f"the reference checksum of the v{ctx.edition.name} code is not known to this verifier; only "
+                f"the image's own {code_image.HASH_FILE} was checked", outcome=Outcome.INFO,
+                expected="the sanctioned digest of the edition's code", actual="none known", evidence=image_rel,
+                fix="compare the image's hash with the digest MLCommons publishes for the edition by hand"))
         return out
 
     @staticmethod

@@ -31,14 +31,26 @@ class BenchmarkUnchecked(Rule):
     benchmarks = ALL_BENCHMARKS
     profiles = PROFILES
 
+    def applies(self, ctx):
+        # a benchmark the rule book does not name (foobench/, or metadata benchmark_type) is UNCHECKED too
+        if ctx.workload is not None and ctx.workload.benchmark not in ALL_BENCHMARKS:
+            return ctx.edition.name in self.editions and ctx.profile in self.profiles
+        return super().applies(ctx)
+
     def check(self, ctx):
+        workload = ctx.workload
+        if workload.benchmark not in ALL_BENCHMARKS:
+            return [self.finding(
+                f"benchmark {workload.benchmark!r} is not one this verifier knows; its {len(workload.leaves)} "
+                "leaf folder(s) were read but judged by no rule (in particular not as training)",
+                expected=f"one of {', '.join(ALL_BENCHMARKS)}", actual=workload.benchmark, evidence=workload.rel,
+                fix="file the results under the benchmark folder they belong to, or have them reviewed by hand")]
         if any(_checks_benchmark(rule, ctx) for rule in all_rules()):
             return []
-        workload = ctx.workload
         return [self.finding(
             f"no rule of this verifier checks {workload.benchmark} results of edition {ctx.edition.name}; "
             "its files were read but nothing in them was judged",
-            expected="a benchmark the verifier checks (training, checkpointing, kv_cache)",
+            expected=f"a benchmark the verifier checks ({', '.join(ALL_BENCHMARKS)})",
             actual=f"{workload.benchmark} (edition {ctx.edition.name})", evidence=workload.rel,
             fix="have the result reviewed by hand; mlps cannot say whether it is CLOSED")]
 

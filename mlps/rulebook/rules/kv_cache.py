@@ -5,10 +5,12 @@ A KV-cache run leaf is `kv_cache/<model>/run/<ts>/` with `kv_cache_<ts>_metadata
 campaign gave every rank, schema mlps-kv_cache-metadata/1), `summary.json` and
 `option_<O>/trial_<T>/rank_<N>/kvcache_results_<ts>.json`. A published leaf may hold only
 summary.json: what cannot be checked then is UNCHECKED, never CLOSED.
+One file for the benchmark's rules, as for every benchmark: the rules share its leaf helpers.
 """
 
 from __future__ import annotations
 
+from mlps.natural_order import natural_sorted
 from mlps.results import kv_cache
 from mlps.rulebook.findings import Outcome
 from mlps.rulebook.registry import Rule
@@ -33,6 +35,14 @@ OPEN_ONLY_ARGS = ("enable_rag", "rag", "use_burst_trace", "burst_trace", "trace_
 
 def _meta(leaf) -> dict | None:
     return leaf.metadata if isinstance(leaf.metadata, dict) else None
+
+
+def _described(ctx):
+    """(leaf, metadata) of every run leaf whose metadata is readable; KV-LEAF-METADATA reports the others."""
+    for leaf in ctx.runs:
+        meta = _meta(leaf)
+        if meta is not None:
+            yield leaf, meta
 
 
 def _meta_ref(leaf) -> str:
@@ -72,10 +82,7 @@ class KvOptions(KvRule):
         if not ctx.is_closed:
             return []
         out = []
-        for leaf in ctx.runs:
-            meta = _meta(leaf)
-            if meta is None:
-                continue                                   # KV-LEAF-METADATA reports it
+        for leaf, meta in _described(ctx):
             options = meta.get("options")
             if options != list(KV_OPTIONS):
                 out.append(self.finding(f"{leaf.name}: Options run {options!r}, not 1, 2, 3 in that order",
@@ -114,10 +121,7 @@ class KvLocks(KvRule):
         if not ctx.is_closed:
             return []
         out = []
-        for leaf in ctx.runs:
-            meta = _meta(leaf)
-            if meta is None:
-                continue
+        for leaf, meta in _described(ctx):
             evidence = _meta_ref(leaf)
             for key, meta_key in (("seed", "seed"), ("trials", "trials_per_option"),
                                   ("inter_option_delay", "inter_option_delay")):
@@ -156,9 +160,8 @@ class KvNoAutoscale(KvRule):
         if not ctx.is_closed:
             return []
         out = []
-        for leaf in ctx.runs:
-            meta = _meta(leaf)
-            if meta is not None and meta.get("autoscaling") not in (False, None):
+        for leaf, meta in _described(ctx):
+            if meta.get("autoscaling") not in (False, None):
                 out.append(self.finding(f"{leaf.name}: autoscaling was on", expected=False,
                                         actual=meta.get("autoscaling"), evidence=_meta_ref(leaf),
                                         fix="run CLOSED without autoscaling"))
@@ -336,10 +339,7 @@ class KvFsSeparation(KvRule):
 
     def check(self, ctx):
         out = []
-        for leaf in ctx.runs:
-            meta = _meta(leaf)
-            if meta is None:
-                continue
+        for leaf, meta in _described(ctx):
             record = meta.get("fs_separation")
             same = record.get("same_filesystem") if isinstance(record, dict) else None
             if same is True:
@@ -539,9 +539,8 @@ class KvSharedResults(KvRule):
 
     def check(self, ctx):
         out = []
-        for leaf in ctx.runs:
-            meta = _meta(leaf)
-            hosts = meta.get("hosts") if meta and isinstance(meta.get("hosts"), list) else []
+        for leaf, meta in _described(ctx):
+            hosts = meta.get("hosts") if isinstance(meta.get("hosts"), list) else []
             if len(hosts) < 2:
                 continue
             ranks = _ranks(leaf)
@@ -549,8 +548,9 @@ class KvSharedResults(KvRule):
                 continue                                   # KV-SUMMARY names the missing rank files
             named = {str(r.doc.get("hostname")) for r in ranks if r.doc.get("hostname")}
             if named and len(named) < len(hosts):
+                shown = ", ".join(natural_sorted(named))
                 out.append(self.finding(
-                    f"{leaf.name}: rank results from {len(named)} of {len(hosts)} hosts ({', '.join(sorted(named))})",
+                    f"{leaf.name}: rank results from {len(named)} of {len(hosts)} hosts ({shown})",
                     expected=len(hosts), actual=len(named), evidence=ref(leaf, ranks[0].file),
                     fix="give every host the same results folder (a shared filesystem), or collect every host's"))
         return out

@@ -10,7 +10,7 @@ class LeafStatus(Rule):
     section = "2.1.17 / 2.1.18a"
     description = ("every run and datagen leaf ended as completed (a leaf whose metadata says running, failed, "
                    "timed_out or interrupted is not a result)")
-    benchmarks = ("training", "checkpointing", "kv_cache")
+    benchmarks = ("training", "checkpointing", "kv_cache", "vector_database", "benchfs")
     choice = ("only leaves with this toolkit's metadata status are judged; the campaign keeps such leaves for "
               "evidence (they are never deleted), so the submitter moves them out of the tree")
 

@@ -9,7 +9,8 @@ import shlex
 from itertools import pairwise
 
 from mlps.results.models import parse_dir_timestamp
-from mlps.rulebook.registry import Rule
+from mlps.rulebook.findings import Outcome
+from mlps.rulebook.registry import ALL_BENCHMARKS, Rule
 from mlps.rulebook.rules._evidence import number, ref
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")                 # the tool's check of path segments
@@ -27,10 +28,22 @@ class FolderNames(Rule):
                    "by their timestamp")
     editions = ("3.0",)
     benchmarks = ("training", "checkpointing")
+    choice = ("an unknown <benchmark> folder is a WARNING: its workload is UNCHECKED (BENCH-UNCHECKED), since a "
+              "later edition may name the benchmark")
+
+    def applies(self, ctx):
+        if ctx.workload is not None and ctx.workload.benchmark not in ALL_BENCHMARKS:
+            return ctx.edition.name in self.editions and ctx.profile in self.profiles
+        return super().applies(ctx)
 
     def check(self, ctx):
         workload = ctx.workload
         out = []
+        if workload.benchmark not in ALL_BENCHMARKS:
+            return [self.finding(f"benchmark folder {workload.benchmark!r} is none the rule book names",
+                                 outcome=Outcome.WARNING, expected=", ".join(ALL_BENCHMARKS),
+                                 actual=workload.benchmark, evidence=workload.rel,
+                                 fix="move the results under their benchmark's folder (2.1.10)")]
         if workload.system is None:
             return [self.finding("the workload is not under <division>/<org>/results/<system>/",
                                  expected="closed|open/<org>/results/<system>/" + workload.benchmark,

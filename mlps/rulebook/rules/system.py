@@ -7,6 +7,7 @@ import math
 import posixpath
 
 from mlps import cluster as cluster_model
+from mlps.natural_order import natural_items
 from mlps.plan import datasize
 from mlps.rulebook.findings import Outcome
 from mlps.rulebook.registry import Rule
@@ -186,7 +187,7 @@ class FsSeparation(Rule):
             verdicts, data, results = _cluster_same_fs(leaf, *_paths(leaf))
             if verdicts:
                 checked += 1
-                for host, same in sorted(verdicts.items()):
+                for host, same in natural_items(verdicts):
                     if same:
                         out.append(self.finding(f"{data} and {results} are on the same filesystem",
                                                 expected="different filesystems", actual="same device", host=host,
@@ -247,7 +248,7 @@ class SharedFilesystem(Rule):
             evidence = ref(leaf, "shared_fs.json")
             if not hosts:
                 out.append(self.finding("shared_fs.json lists no hosts", evidence=evidence))
-            for host, error in sorted(failed.items()):
+            for host, error in natural_items(failed):
                 out.append(self.finding(f"host does not see the data-directory sentinel: {error or 'no inode'}",
                                         host=host, evidence=evidence,
                                         fix="mount the same data filesystem on every host"))
