@@ -11,8 +11,21 @@ import pytest
 pytest_plugins = ["tests.cluster.fixtures", "tests.venvs"]
 
 
+LONGEST_GROUP = "milvus"  # about a quarter of the suite on one worker: it must not start last
+
+
+def _group(item) -> str:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return ""
+    return marker.args[0] if marker.args else marker.kwargs.get("name", "")
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    # xdist hands out groups in collection order: the longest first, then the other integration and
+    # fault groups, the many short unit groups last to fill the gaps (longest-first scheduling)
+    items.sort(key=lambda item: (_group(item) != LONGEST_GROUP, "/unit/" in item.nodeid or "/fuzz/" in item.nodeid))

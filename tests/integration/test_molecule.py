@@ -22,9 +22,15 @@ def test_every_role_has_a_molecule_scenario():
     assert missing == []
 
 
-# each scenario a pytest-xdist group of its own: they spread over the workers
-@pytest.mark.parametrize("scenario", [pytest.param(s, marks=pytest.mark.xdist_group(f"molecule-{s.parents[2].name}"))
-                                      for s in SCENARIOS], ids=lambda p: f"{p.parents[2].name}/{p.parent.name}")
+def _group(scenario: Path) -> str:
+    """Each scenario a pytest-xdist group of its own, so they spread over the workers; the VectorDB
+    roles start an embedded Milvus, one per host, so they join the other Milvus tests' group."""
+    role = scenario.parents[2].name
+    return "milvus" if role.startswith("mlps_vectordb") else f"molecule-{role}"
+
+
+@pytest.mark.parametrize("scenario", [pytest.param(s, marks=pytest.mark.xdist_group(_group(s))) for s in SCENARIOS],
+                         ids=lambda p: f"{p.parents[2].name}/{p.parent.name}")
 def test_molecule_scenario(scenario: Path, cluster3, cluster_setup, vectordb_venv):
     role_dir = scenario.parents[2]
     env = dict(os.environ, MLPS_CLUSTER_INVENTORY=str(cluster3.inventory), MLPS_TEST_DIR=str(TEST_DIR),
