@@ -8,11 +8,11 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: mlps_mpirun
-short_description: Launch a command on several hosts with mpirun
+short_description: Launch a command on several hosts with mpirun or Slurm's srun
 description:
-  - Builds the mpirun argv (Open MPI or MPICH) from the ranks, hosts and options, runs it from this
-    host, and returns the one result shape of mlps command modules (cmd, rc, stdout, stderr, start,
-    end, delta).
+  - Builds the launch argv (mpirun of Open MPI or MPICH, or srun inside a Slurm allocation) from
+    the ranks, hosts and options, runs it from this host, and returns the one result shape of mlps
+    command modules (cmd, rc, stdout, stderr, start, end, delta).
   - Ranks are split evenly over O(hosts), the remainder going to the first hosts.
   - The whole process group is stopped when O(timeout) passes (SIGTERM, then SIGKILL after
     O(kill_grace) seconds); mpirun then stops the ranks on every host.
@@ -35,9 +35,29 @@ options:
     elements: str
     default: [localhost]
   mpirun:
-    description: Path of the launcher.
+    description: Path of mpirun (O(launcher=mpirun)).
     type: str
     default: mpirun
+  launcher:
+    description:
+      - How ranks start. C(mpirun) reaches the hosts over its remote shell; C(srun) starts them as a
+        step of a Slurm job (all of O(hosts) must be in it), through the MPI plugin O(slurm_mpi).
+    type: str
+    choices: [mpirun, srun]
+    default: mpirun
+  srun:
+    description: Path of srun (O(launcher=srun)).
+    type: str
+    default: srun
+  slurm_mpi:
+    description: srun's C(--mpi) plugin; C(auto) is pmix for Open MPI and pmi2 for MPICH.
+    type: str
+    default: auto
+  slurm_job:
+    description:
+      - The Slurm job whose allocation the step runs in (srun C(--jobid)); unset, srun's own
+        environment names it.
+    type: str
   implementation:
     description: MPI implementation of the launcher.
     type: str
@@ -148,6 +168,14 @@ EXAMPLES = r"""
     np: 4
     hosts: [h1, h2]
     command: [/opt/mlps/venv/bin/python, -c, "import socket; print(socket.gethostname())"]
+
+- name: The same as a step of Slurm job 4242 (run from a node of the allocation)
+  mlps_mpirun:
+    launcher: srun
+    slurm_job: "4242"
+    np: 4
+    hosts: [node01, node02]
+    command: [hostname]
 """
 
 RETURN = r"""
@@ -226,6 +254,10 @@ def main():
             "np": {"type": "int", "required": True},
             "hosts": {"type": "list", "elements": "str", "default": ["localhost"]},
             "mpirun": {"type": "str", "default": "mpirun"},
+            "launcher": {"type": "str", "choices": ["mpirun", "srun"], "default": "mpirun"},
+            "srun": {"type": "str", "default": "srun"},
+            "slurm_mpi": {"type": "str", "default": "auto"},
+            "slurm_job": {"type": "str"},
             "implementation": {"type": "str", "choices": ["openmpi", "mpich"], "default": "openmpi"},
             "as_root": {"type": "bool"},
             "oversubscribe": {"type": "bool", "default": True},
@@ -258,11 +290,12 @@ def main():
             as_root=as_root, oversubscribe=p["oversubscribe"], bind_to=p["bind_to"], map_by=p["map_by"],
             mca={str(k): str(v) for k, v in p["mca"].items()}, env=sorted(set(p["env"]) | set(p["secret_env"])),
             rsh_agent=p["rsh_agent"],
-            prefix=p["prefix"], extra_args=p["extra_args"],
+            prefix=p["prefix"], extra_args=p["extra_args"], launcher=p["launcher"], srun=p["srun"],
+            slurm_mpi=p["slurm_mpi"], slurm_job=p["slurm_job"],
         )
         slots = [list(pair) for pair in placement(p["np"], p["hosts"])]
     except MpirunError as exc:
-        module.fail_json(msg=f"cannot build the mpirun command: {exc}")
+        module.fail_json(msg=f"cannot build the {p['launcher']} command: {exc}")
     if module.check_mode:
         module.exit_json(changed=False, cmd=argv, placement=slots)
 
@@ -290,8 +323,9 @@ def main():
             proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=p["chdir"],
                                     env=env, start_new_session=True)
         except OSError as exc:
-            module.fail_json(msg=f"cannot start {p['mpirun']}: {exc}; check the venv (playbooks/setup.yml)",
-                             cmd=argv)
+            hint = ("check the venv (playbooks/setup.yml)" if p["launcher"] == "mpirun"
+                    else "install Slurm's client commands on the launcher or set mlps_srun")
+            module.fail_json(msg=f"cannot start {argv[0]}: {exc}; {hint}", cmd=argv)
         stdout, stderr, why = follow(
             proc, output_paths=(p["stdout_path"], p["stderr_path"]), abort_patterns=p["abort_patterns"],
             timeout=p["timeout"], started=started, lease_file=p["lease_file"], lease_timeout=p["lease_timeout"],
@@ -312,7 +346,7 @@ def main():
         module.fail_json(msg=failure_message(kind, detail, p["lease_file"]), **result)
     if proc.returncode != 0:
         last = (result["stderr"].strip().splitlines() or result["stdout"].strip().splitlines() or ["no output"])[-1]
-        module.fail_json(msg=f"mpirun exited with {proc.returncode}: {last[:300]}", **result)
+        module.fail_json(msg=f"{p['launcher']} exited with {proc.returncode}: {last[:300]}", **result)
     module.exit_json(**result)
 
 

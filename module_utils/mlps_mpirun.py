@@ -1,7 +1,9 @@
-"""Build mpirun argv lists for Open MPI and MPICH (hydra). Pure: no process is started here.
+"""Build launch argv lists: mpirun for Open MPI and MPICH (hydra), or Slurm's srun inside an
+allocation. Pure: no process is started here.
 
 Ranks are split evenly over the hosts with the remainder going to the first hosts, which is how
-mlpstorage places them; the rules call an unequal split out separately (SYS-ACCEL-EQUAL).
+mlpstorage places them; the rules call an unequal split out separately (SYS-ACCEL-EQUAL). srun's
+block distribution over the same node list gives the same split.
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ import re
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_JOB_ID = re.compile(r"^[0-9]{1,12}(?:_[0-9]{1,9})?(?:\+[0-9]{1,6})?$")
+LAUNCHERS = ("mpirun", "srun")
+# srun's MPI plugin per implementation when the user leaves it to us (`--mpi=list` tells what a
+# Slurm build has): Open MPI 5 speaks PMIx, MPICH's hydra-less ranks PMI-2.
+SLURM_MPI_DEFAULT = {"openmpi": "pmix", "mpich": "pmi2"}
 
 
 class MpirunError(ValueError):
@@ -42,10 +49,16 @@ def build_argv(
     rsh_agent: str | None = None,
     prefix: str | None = None,
     extra_args: list[str] | None = None,
+    launcher: str = "mpirun",
+    srun: str = "srun",
+    slurm_mpi: str = "auto",
+    slurm_job: str | None = None,
 ) -> list[str]:
     """Return the argv that starts `command` on `np` ranks over `hosts`.
 
-    env names variables to forward from the launcher's environment to every rank.
+    env names variables to forward from the launcher's environment to every rank (srun forwards
+    the whole environment). launcher srun starts the ranks as a step of Slurm job `slurm_job` (the
+    caller's own allocation when None) through MPI plugin `slurm_mpi`.
     """
     if not command:
         raise MpirunError("the command to launch is empty")
@@ -55,6 +68,11 @@ def build_argv(
     for name in env or []:
         if not _ENV_NAME.match(name):
             raise MpirunError(f"environment variable name {name!r} is not valid")
+    if launcher == "srun":
+        return _srun_argv(command, np, hosts, srun, implementation, slurm_mpi, slurm_job, oversubscribe, bind_to,
+                          extra_args)
+    if launcher != "mpirun":
+        raise MpirunError(f"launcher {launcher!r} is not supported; use one of {', '.join(LAUNCHERS)}")
     host_list = ",".join(f"{host}:{count}" for host, count in placement(np, hosts))
     if implementation == "openmpi":
         argv = [mpirun, "-np", str(np), "--host", host_list, *_openmpi_options(
@@ -63,6 +81,32 @@ def build_argv(
         argv = [mpirun, "-n", str(np), "-hosts", host_list, *_mpich_options(bind_to, env or [], rsh_agent)]
     else:
         raise MpirunError(f"MPI implementation {implementation!r} is not supported; use openmpi or mpich")
+    return argv + list(extra_args or []) + list(command)
+
+
+def _srun_argv(command, np, hosts, srun, implementation, slurm_mpi, slurm_job, oversubscribe, bind_to,
+               extra_args) -> list[str]:
+    if implementation not in SLURM_MPI_DEFAULT:
+        raise MpirunError(f"MPI implementation {implementation!r} is not supported; use openmpi or mpich")
+    plugin = SLURM_MPI_DEFAULT[implementation] if slurm_mpi in ("", "auto") else slurm_mpi
+    if not re.match(r"^[a-z0-9_]+$", plugin):
+        raise MpirunError(f"Slurm MPI plugin {plugin!r} is not a plugin name (see srun --mpi=list)")
+    slots = placement(np, hosts)
+    argv = [srun, f"--mpi={plugin}", "--nodes", str(len(slots)), "--ntasks", str(np),
+            "--nodelist", ",".join(host for host, _count in slots), "--distribution", "block",
+            # our samplers and, for BenchFS, the daemons' own step share the nodes with this step
+            "--overlap", "--kill-on-bad-exit=1", "--export", "ALL"]
+    counts = {count for _host, count in slots}
+    if len(counts) == 1:
+        argv += ["--ntasks-per-node", str(counts.pop())]
+    if slurm_job:
+        if not _JOB_ID.match(str(slurm_job)):
+            raise MpirunError(f"Slurm job id {slurm_job!r} is not a job id (digits, as squeue prints it)")
+        argv.append(f"--jobid={slurm_job}")
+    if oversubscribe:
+        argv.append("--overcommit")
+    if bind_to in ("", "none"):
+        argv.append("--cpu-bind=none")
     return argv + list(extra_args or []) + list(command)
 
 

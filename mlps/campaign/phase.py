@@ -54,15 +54,19 @@ def stage_names(staging_dir: str, name: str, stamp: str, log_prefix: str) -> dic
 def mpirun_command(rank_argv: list, np: int, mpi: dict) -> tuple[list, list]:
     """(mpirun argv, [(host, ranks)]) for one launch.
 
-    mpi: mpirun, implementation, hosts, as_root, rsh_agent, prefix, mca, env (variable names only)."""
+    mpi: mpirun, implementation, hosts, as_root, rsh_agent, prefix, mca, env (variable names only),
+    launcher (mpirun | srun) and slurm (srun, mpi, job)."""
+    slurm = mpi.get("slurm") or {}
     try:
         argv = build_argv(rank_argv, int(np), mpi["hosts"], mpirun=mpi["mpirun"],
                           implementation=mpi["implementation"], as_root=bool(mpi.get("as_root")),
                           mca={str(k): str(v) for k, v in (mpi.get("mca") or {}).items()},
-                          env=sorted(mpi.get("env") or []), rsh_agent=mpi.get("rsh_agent"), prefix=mpi.get("prefix"))
+                          env=sorted(mpi.get("env") or []), rsh_agent=mpi.get("rsh_agent"), prefix=mpi.get("prefix"),
+                          launcher=mpi.get("launcher") or "mpirun", srun=slurm.get("srun") or "srun",
+                          slurm_mpi=slurm.get("mpi") or "auto", slurm_job=slurm.get("job") or None)
         slots = placement(int(np), mpi["hosts"])
     except MpirunError as exc:
-        raise UserError(f"cannot build the mpirun command: {exc}") from exc
+        raise UserError(f"cannot build the {mpi.get('launcher') or 'mpirun'} command: {exc}") from exc
     return argv, [list(pair) for pair in slots]
 
 

@@ -241,7 +241,7 @@ def build_checks(g: Gathered) -> tuple[list[Check], Plan]:
                                   None if ranks is None else ranks.get(host, 0)) if host in v.ok_probes
                       else v.not_run("host_memory", host))
     rows = [*_inventory_checks(v), *_client_checks(v),
-            *_engine_rows(v), *_launch_rows(g.hosts, v.reachable, g.launcher, g.launch or {}, hostnames),
+            *_engine_rows(v), *_launch_rows(g.hosts, v.reachable, g.launcher, g.launch or {}, hostnames, v.main),
             *_clock_checks(v), *capacity, *_filesystem_checks(v), *memory]
     order = list(CHECKS)
     return sorted(rows, key=lambda r: order.index(r.name)), plan   # stable: hosts keep their order

@@ -87,11 +87,12 @@ def _mpi_match_row(host: str, s: Settings, probe: dict, family: str | None) -> C
 
 
 def _launch_rows(hosts: list[str], reachable: list[str], launcher: str, launch: dict,
-                 hostnames: dict[str, str]) -> list[Check]:
+                 hostnames: dict[str, str], s: Settings | None = None) -> list[Check]:
     expected = "a rank on this host prints its hostname"
+    tool = s.launch_with if s else "mpirun"
     if launcher not in reachable:
         return [_row("mpirun_launch", h, False, expected, "not launched",
-                     f"the launcher {launcher} is unreachable, so no mpirun could start",
+                     f"the launcher {launcher} is unreachable, so no {tool} could start",
                      f"make {launcher} reachable (see its reachable row) or set mlps_preflight_launcher")
                 for h in hosts]
     if not launch or launch.get("skipped"):
@@ -108,16 +109,20 @@ def _launch_rows(hosts: list[str], reachable: list[str], launcher: str, launch: 
         if host not in reachable:
             fix = f"make {host} reachable (see its reachable row), then run the preflight again"
         elif down:
-            fix = f"make {', '.join(down)} reachable first: mpirun needs every client"
+            fix = f"make {', '.join(down)} reachable first: {tool} needs every client"
+        elif tool == "srun":
+            job = f"Slurm job {s.slurm_job}" if s.slurm_job else "the Slurm allocation srun runs in"
+            fix = (f"every client must be a node of {job} and srun --mpi=list on {launcher} must offer the "
+                   "plugin (mlps_slurm_mpi): run the playbook inside salloc/sbatch with the mlps_slurm inventory")
         elif host == launcher:
             fix = f"on {launcher}, run the mpirun command in preflight.json by hand and fix what it says"
         else:
             fix = (f"on {launcher}, `ssh {host} true` through mlps_mpi_rsh_agent must work, and {host} needs "
                    "the venv at the same path")
         rows.append(_row("mpirun_launch", host, False, expected, "no answer",
-                         f"mpirun from {launcher} over {len(hosts)} hosts got no rank on {host}"
+                         f"{tool} from {launcher} over {len(hosts)} hosts got no rank on {host}"
                          + (" (it is unreachable)" if host not in reachable else "")
-                         + (f"; mpirun said: {error}" if error else ""), fix))
+                         + (f"; {tool} said: {error}" if error else ""), fix))
     return rows
 
 

@@ -13,7 +13,7 @@ from mlps.rulebook.workloads import (
     get_checkpoint_model,
     get_training_workload,
 )
-from mlps_module_utils.mlps_mpirun import placement
+from mlps_module_utils.mlps_mpirun import LAUNCHERS, placement
 
 
 def _whole(value, name: str, minimum: int) -> tuple[int | None, str | None]:
@@ -53,6 +53,8 @@ class Settings:
     results_bytes: object = GIB
     mpi: str = "openmpi"
     mpirun: str = ""
+    launch_with: str = "mpirun"
+    slurm_job: str = ""
     venv: str = ""
     data_dir: str = ""
     results_dir: str = ""
@@ -83,10 +85,12 @@ def value_problems(s: Settings) -> list[str]:
     ) if p]
     if problems:  # unsafe values: the rules below would only repeat them
         return problems
-    if s.benchmark not in BENCHMARKS:
-        problems.append(f"mlps_preflight_benchmark={s.benchmark!r}: expected one of {', '.join(BENCHMARKS)}")
-    if str(s.division) not in DIVISIONS:
-        problems.append(f"division={s.division!r}: expected closed or open")
+    problems += [said for bad, said in (
+        (s.benchmark not in BENCHMARKS,
+         f"mlps_preflight_benchmark={s.benchmark!r}: expected one of {', '.join(BENCHMARKS)}"),
+        (str(s.division) not in DIVISIONS, f"division={s.division!r}: expected closed or open"),
+        (s.launch_with not in LAUNCHERS, f"mlps_launch_with={s.launch_with!r}: expected one of {', '.join(LAUNCHERS)}"),
+    ) if bad]
     if s.benchmark == "checkpointing":
         try:
             get_checkpoint_model(s.model)

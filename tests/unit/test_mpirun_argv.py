@@ -61,3 +61,41 @@ def test_bad_input_is_refused(kwargs, message):
     with pytest.raises(MpirunError, match=message):
         build_argv(command, np, hosts, **args)
 
+
+
+def test_srun_argv_is_a_step_of_the_job_on_the_clients_with_the_same_split():
+    argv = build_argv(["dlio_benchmark", "workload=unet3d_h100"], 5, ["h1", "h2"], launcher="srun",
+                      srun="/usr/bin/srun", slurm_job="4242", env=["SECRET_TOKEN"], rsh_agent="ssh -F x", prefix="/v")
+    assert argv[0] == "/usr/bin/srun" and argv[-2:] == ["dlio_benchmark", "workload=unet3d_h100"]
+    assert "--mpi=pmix" in argv and "--jobid=4242" in argv
+    assert argv[argv.index("--nodes") + 1] == "2" and argv[argv.index("--ntasks") + 1] == "5"
+    assert argv[argv.index("--nodelist") + 1] == "h1,h2"
+    assert argv[argv.index("--distribution") + 1] == "block"  # consecutive ranks per node, the extra on h1
+    assert "--ntasks-per-node" not in argv  # 3 + 2 cannot be said per node
+    assert "--overcommit" in argv and "--cpu-bind=none" in argv and "--overlap" in argv
+    # mpirun's own options never reach srun: no -x (srun exports the environment), no agent, no prefix
+    assert not {"-x", "SECRET_TOKEN", "--prefix", "--mca", "--allow-run-as-root"} & set(argv)
+
+
+def test_srun_even_split_names_tasks_per_node_and_mpich_gets_pmi2():
+    argv = build_argv(["true"], 6, ["a", "b", "c"], launcher="srun", implementation="mpich", oversubscribe=False)
+    assert argv[argv.index("--ntasks-per-node") + 1] == "2"
+    assert "--mpi=pmi2" in argv and "--overcommit" not in argv
+    assert not any(a.startswith("--jobid") for a in argv)  # srun's own environment names the job
+    assert "--mpi=pmi2" not in build_argv(["true"], 2, ["a"], launcher="srun", slurm_mpi="pmix")
+
+
+def test_srun_only_uses_the_hosts_that_get_ranks():
+    argv = build_argv(["true"], 2, ["a", "b", "c"], launcher="srun")
+    assert argv[argv.index("--nodelist") + 1] == "a,b" and argv[argv.index("--nodes") + 1] == "2"
+
+
+@pytest.mark.parametrize("kwargs, said", [
+    ({"launcher": "pbsdsh"}, "launcher 'pbsdsh' is not supported"),
+    ({"launcher": "srun", "slurm_job": "12; rm -rf /"}, "is not a job id"),
+    ({"launcher": "srun", "slurm_mpi": "pmix --x"}, "is not a plugin name"),
+    ({"launcher": "srun", "implementation": "mvapich"}, "openmpi or mpich"),
+])
+def test_bad_launch_settings_are_refused(kwargs, said):
+    with pytest.raises(MpirunError, match=said):
+        build_argv(["true"], 2, ["a"], **kwargs)

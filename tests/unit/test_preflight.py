@@ -575,3 +575,18 @@ def test_vectordb_values_the_campaign_would_refuse_are_inventory_problems(over, 
     assert len(problems) == 1 and needle in problems[0], problems
     assert value_problems(Settings.from_dict(settings(benchmark="vector_database", vdb_num_vectors=3000,
                                                       vdb_dimension=32))) == []
+
+
+def test_an_srun_launch_that_misses_a_node_says_srun_and_the_slurm_fix():
+    slurm = {h: settings(launch_with="srun", slurm_job="77") for h in HOSTS}
+    said = "srun exited with 1: srun: error: Required nodes not available (down, drained or reserved)"
+    checks, _ = build_checks(gathered(settings=slurm, launch={"failed": True, "rc": 1, "stdout": "h1\n", "msg": said}))
+    rows = by_key(checks)
+    assert rows[("mpirun_launch", "h1")].ok
+    missing = rows[("mpirun_launch", "h2")]
+    assert missing.failed and missing.detail.startswith("srun from h1") and "Required nodes" in missing.detail
+    assert "Slurm job 77" in missing.fix and "ssh" not in missing.fix
+
+
+def test_an_unknown_launch_method_is_an_inventory_value_problem():
+    assert value_problems(Settings.from_dict(settings(launch_with="pdsh"))) == ["mlps_launch_with='pdsh': expected one of mpirun, srun"]
