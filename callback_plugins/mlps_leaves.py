@@ -7,6 +7,10 @@ main process, remembers the leaves a campaign opened and, when the process exits
 lease of library/mlps_mpirun.py). A campaign that dies harder (SIGKILL, lost controller) leaves
 `running`, which the next campaign on that workload turns into `interrupted` (mlps.campaign.resume).
 
+SIGTERM is an interrupt too: it is what `scancel` sends to every process of a Slurm job (and what
+`kill`, systemd and CI runners send). Python's default would end the process without its exit
+hooks, so the main process turns SIGTERM into the same KeyboardInterrupt that Ctrl-C raises.
+
 An embedded database server a VectorDB campaign started (mlps_vectordb_server op start) and did not
 stop is stopped the same way when the process exits: with the stop op of that module, run on the
 server's host through `ansible` with this run's inventory. BenchFS daemons a sweep started
@@ -19,8 +23,10 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 
 from ansible.plugins.callback import CallbackBase
 
@@ -49,6 +55,21 @@ DAEMON_ACTION = "mlps_benchfs_daemon"
 SERVER_STOP_SECONDS = 120
 
 
+def _terminate_as_interrupt(main_pid: int, previous):
+    """SIGTERM handled as Ctrl-C: Ansible's own handler (its task queue manager's) forwards the
+    signal it is given to the workers and, for SIGINT, raises KeyboardInterrupt; for SIGTERM it would
+    kill this process the default way, skipping the exit hooks."""
+    def handler(_signum, frame):
+        if os.getpid() != main_pid:  # a forked process inherited this: end it the default way
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        if callable(previous):
+            previous(signal.SIGINT, frame)
+        raise KeyboardInterrupt
+    return handler
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -63,6 +84,8 @@ class CallbackModule(CallbackBase):
         atexit.register(self._close, "interrupted",
                         "ansible-playbook stopped (interrupted) while this phase ran; the launch stops itself "
                         "on every host once nobody follows it")
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _terminate_as_interrupt(os.getpid(), signal.getsignal(signal.SIGTERM)))
 
     def _track_server(self, result):
         args, record = result._task.args, result._result

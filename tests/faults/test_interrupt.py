@@ -79,3 +79,24 @@ def test_sigint_mid_run_stops_everything_and_the_next_campaign_continues(tmp_pat
     assert len(live.leaves(results, "datasize")) == 1  # a continued campaign plans nothing new
     assert len(live.leaves(results, "datagen")) == 1
     assert not live.processes(staging)
+
+
+def test_sigterm_is_an_interrupt_too(tmp_path, request, shm_data):
+    """What scancel (and kill, systemd, a CI runner) sends: the same end as Ctrl-C, not a leaf left
+    saying running."""
+    results = tmp_path / "results"
+    inventory, settings = where_to_run(request, "localhost")
+    extra = live.fault_vars(results, shm_data, mlps_training_runs=2, mlps_training_datagen="auto", **settings)
+    staging = extra["mlps_training_staging_dir"]
+    proc = live.start("run_training.yml", inventory, extra, tmp_path / "run.log")
+    try:
+        live.wait_for(lambda: live.run_started(results, staging, 1), 600, "run 1 to start")
+        proc.send_signal(signal.SIGTERM)
+        rc = live.finish(proc, 120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc != 0
+    live.wait_for(lambda: not live.processes(staging), 30, "the launch and the samplers to stop")
+    stopped = live.metadata(live.leaves(results)[0])
+    assert stopped["status"] == "interrupted", stopped
