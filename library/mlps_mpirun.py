@@ -234,17 +234,37 @@ placement:
 import contextlib
 import datetime
 import os
+import socket
 import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_launch import failure_message, follow, tail
-from ansible.module_utils.mlps_mpirun import MpirunError, build_argv, placement
+from ansible.module_utils.mlps_mpirun import MpirunError, build_argv, placement, slurm_mpi_plugins, slurm_plugin
 from ansible.module_utils.mlps_safepath import make_folder, replace_file, touch
 
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _srun_problem(p: dict) -> str:
+    """Why srun cannot start these ranks here, found before anything is started: no allocation to
+    run in, no srun, or an MPI plugin this Slurm does not have."""
+    host = socket.gethostname()
+    if not p["slurm_job"] and not os.environ.get("SLURM_JOB_ID"):
+        return (f"srun needs a Slurm allocation: {host} has no SLURM_JOB_ID and mlps_slurm_job_id is unset; run "
+                "the playbook inside salloc or sbatch with the mlps_slurm inventory, or set mlps_slurm_job_id")
+    try:
+        listed = subprocess.run([p["srun"], "--mpi=list"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run {p['srun']} --mpi=list on {host}: {exc}; install Slurm's client commands or set mlps_srun"
+    plugins = slurm_mpi_plugins(listed.stdout + listed.stderr)
+    wanted = slurm_plugin(p["implementation"], p["slurm_mpi"])
+    if wanted not in plugins:
+        return (f"srun on {host} has no MPI plugin {wanted!r} (it lists: {', '.join(sorted(plugins)) or 'none'}); "
+                f"set mlps_slurm_mpi to one that {p['implementation']} speaks, or use mlps_launch_with=mpirun")
+    return ""
 
 
 def main():
@@ -298,6 +318,10 @@ def main():
         module.fail_json(msg=f"cannot build the {p['launcher']} command: {exc}")
     if module.check_mode:
         module.exit_json(changed=False, cmd=argv, placement=slots)
+    if p["launcher"] == "srun":
+        problem = _srun_problem(p)
+        if problem:
+            module.fail_json(msg=problem, cmd=argv, placement=slots)
 
     env = dict(os.environ, LC_ALL="C", **{str(k): str(v) for k, v in {**p["env"], **p["secret_env"]}.items()})
     if as_root and p["implementation"] == "openmpi":

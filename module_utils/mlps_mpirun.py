@@ -88,7 +88,7 @@ def _srun_argv(command, np, hosts, srun, implementation, slurm_mpi, slurm_job, o
                extra_args) -> list[str]:
     if implementation not in SLURM_MPI_DEFAULT:
         raise MpirunError(f"MPI implementation {implementation!r} is not supported; use openmpi or mpich")
-    plugin = SLURM_MPI_DEFAULT[implementation] if slurm_mpi in ("", "auto") else slurm_mpi
+    plugin = slurm_plugin(implementation, slurm_mpi)
     if not re.match(r"^[a-z0-9_]+$", plugin):
         raise MpirunError(f"Slurm MPI plugin {plugin!r} is not a plugin name (see srun --mpi=list)")
     slots = placement(np, hosts)
@@ -108,6 +108,24 @@ def _srun_argv(command, np, hosts, srun, implementation, slurm_mpi, slurm_job, o
     if bind_to in ("", "none"):
         argv.append("--cpu-bind=none")
     return argv + list(extra_args or []) + list(command)
+
+
+def slurm_mpi_plugins(listing: str) -> set[str]:
+    """The plugin names `srun --mpi=list` prints (22.05: a heading, then one name per line, then
+    "specific pmix plugin versions available: pmix_v4" lines, which name versions of pmix)."""
+    names = set()
+    for line in listing.splitlines():
+        word = line.strip().removeprefix("srun: ").strip()
+        if re.match(r"^[a-z0-9_]+$", word):
+            names.add(word)
+        elif "plugin versions available:" in word:
+            names.update(w.strip() for w in word.split(":", 1)[1].split(",") if re.match(r"^[a-z0-9_]+$", w.strip()))
+    return names
+
+
+def slurm_plugin(implementation: str, slurm_mpi: str) -> str:
+    """The --mpi plugin an srun launch uses ("auto" picks the one the implementation speaks)."""
+    return SLURM_MPI_DEFAULT.get(implementation, "pmix") if slurm_mpi in ("", "auto") else slurm_mpi
 
 
 def _openmpi_options(as_root, oversubscribe, bind_to, map_by, mca, env, rsh_agent, prefix) -> list[str]:

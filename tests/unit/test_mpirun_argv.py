@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement
+from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement, slurm_mpi_plugins
 
 
 def test_placement_splits_evenly_with_remainder_on_first_hosts():
@@ -99,3 +99,11 @@ def test_srun_only_uses_the_hosts_that_get_ranks():
 def test_bad_launch_settings_are_refused(kwargs, said):
     with pytest.raises(MpirunError, match=said):
         build_argv(["true"], 2, ["a"], **kwargs)
+
+
+def test_the_mpi_plugins_srun_lists_are_read_with_pmix_versions():
+    listing = ("MPI plugin types are...\n\tnone\n\tcray_shasta\n\tpmi2\n\tpmix\n"
+               "specific pmix plugin versions available: pmix_v4\n")
+    assert slurm_mpi_plugins(listing) == {"none", "cray_shasta", "pmi2", "pmix", "pmix_v4"}
+    assert slurm_mpi_plugins("srun: MPI types are...\nsrun: none\nsrun: pmi2\n") == {"none", "pmi2"}
+    assert slurm_mpi_plugins("srun: error: Invalid MPI type 'list'\n") == set()

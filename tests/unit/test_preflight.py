@@ -589,4 +589,5 @@ def test_an_srun_launch_that_misses_a_node_says_srun_and_the_slurm_fix():
 
 
 def test_an_unknown_launch_method_is_an_inventory_value_problem():
-    assert value_problems(Settings.from_dict(settings(launch_with="pdsh"))) == ["mlps_launch_with='pdsh': expected one of mpirun, srun"]
+    said = value_problems(Settings.from_dict(settings(launch_with="pdsh")))
+    assert said == ["mlps_launch_with='pdsh': expected one of mpirun, srun"]
