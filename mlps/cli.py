@@ -47,11 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     if argv == ["--version"]:
         print(f"mlps {__version__}")
         return 0
+    # Everything after `--` belongs to the program a command runs (argparse's subcommands do not
+    # keep it apart reliably); only a command that sets `passes_on` takes it.
+    passed = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = build_parser(_chosen(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if passed and not hasattr(args, "passes_on"):
+        parser.error(f"{args.command} takes no arguments after --")
+    args.passes_on = passed
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

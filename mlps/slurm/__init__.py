@@ -1,0 +1,1 @@
+"""Slurm: campaigns as batch jobs on an allocation."""
