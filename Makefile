@@ -51,9 +51,10 @@ faults: venv system-deps
 fuzz: venv
 	$(BIN)/python benchmarks/bench_fuzz.py
 
-# The suite on TEST_WORKERS workers, then the `serial` tests alone.
+# The suite on TEST_WORKERS workers, then the `serial` tests alone. Groups go out in the order
+# tests/conftest.py sorts them (the longest first), not reordered by their number of tests.
 test: venv system-deps lint
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not serial" tests $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder -m "not serial" tests $(PYTEST_ARGS)
 	$(BIN)/pytest -q -m serial tests $(PYTEST_ARGS)
 
 bench: venv system-deps
