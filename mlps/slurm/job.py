@@ -26,6 +26,9 @@ OUTPUT_LIMIT = 256 * 1024            # bytes of scontrol/sacct output kept
 COMMAND_TIMEOUT = 60
 SACCT_FIELDS = "JobID,JobName,State,ExitCode,Elapsed,Start,End,NodeList,AllocCPUS,AllocNodes,MaxRSS,MaxDiskRead," \
                "MaxDiskWrite"
+# sacct -c reads the job completion log (JobCompType=jobcomp/filetxt) where there is no accounting
+# storage (slurmdbd); it knows fewer fields
+COMPLETION_FIELDS = "JobID,JobName,State,Elapsed,Start,End,NodeList"
 _TIME = re.compile(r"^(?:\d+-)?\d{1,3}(?::\d{1,2}){0,2}$|^UNLIMITED$", re.IGNORECASE)
 _JOB_ID = re.compile(r"^[0-9]{1,12}$")
 
@@ -148,8 +151,8 @@ def parse_scontrol(text: str) -> dict:
     return fields
 
 
-def parse_sacct(text: str) -> list[dict]:
-    names = SACCT_FIELDS.split(",")
+def parse_sacct(text: str, fields: str = SACCT_FIELDS) -> list[dict]:
+    names = fields.split(",")
     rows = [line.split("|") for line in text.splitlines() if line.count("|") == len(names) - 1]
     return [dict(zip(names, row, strict=True)) for row in rows]
 
@@ -162,10 +165,16 @@ def record(job: str, into: Path, rc: int | None, name: str = RECORD_NAME) -> Pat
     if target.exists():
         raise UserError(f"{target} exists already; the record of a job is written once")
     scontrol_rc, scontrol = _run([shutil.which("scontrol") or "scontrol", "show", "job", "-o", job])
-    sacct_rc, sacct = _run([shutil.which("sacct") or "sacct", "-j", job, "--parsable2", "--noheader",
-                            f"--format={SACCT_FIELDS}"])
+    sacct_cmd = [shutil.which("sacct") or "sacct", "-j", job, "--parsable2", "--noheader"]
+    fields = SACCT_FIELDS
+    sacct_rc, sacct = _run([*sacct_cmd, f"--format={fields}"])
+    if sacct_rc != 0:   # no accounting storage: the completion log, where Slurm keeps one
+        fields = COMPLETION_FIELDS
+        completion_rc, completion = _run([*sacct_cmd, "--completion", f"--format={fields}"])
+        if completion_rc == 0:
+            sacct_rc, sacct = completion_rc, completion
     document = {"schema": RECORD_SCHEMA, "job_id": job, "playbook_rc": rc,
                 "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "scontrol": parse_scontrol(scontrol) if scontrol_rc == 0 else {"error": scontrol.strip()[:500]},
-                "sacct": parse_sacct(sacct) if sacct_rc == 0 else {"error": sacct.strip()[:500]}}
+                "sacct": parse_sacct(sacct, fields) if sacct_rc == 0 else {"error": sacct.strip()[:500]}}
     return write_json_atomic(target, document)

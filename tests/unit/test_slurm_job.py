@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,17 @@ def test_only_a_command_that_runs_a_program_takes_arguments_after_the_double_das
     with pytest.raises(SystemExit) as stopped:
         main(["verify", "/nonexistent", "--", "-e", "x=1"])
     assert stopped.value.code == 2 and "verify takes no arguments after --" in capsys.readouterr().err
+
+
+def test_without_accounting_the_completion_log_is_read(tmp_path, monkeypatch):
+    def run(argv):
+        if "scontrol" in argv[0]:
+            return 0, "JobId=8 JobState=COMPLETED"
+        if "--completion" in argv:
+            return 0, "8|mlps-run_training|COMPLETED|00:00:41|2026-12-03T10:00:00|2026-12-03T10:00:41|h[1-3]\n"
+        return 1, "sacct: error: Slurm accounting storage is disabled"
+    monkeypatch.setattr(job, "_run", run)
+    written = json.loads(job.record("8", tmp_path, 0).read_text())
+    assert written["sacct"] == [{"JobID": "8", "JobName": "mlps-run_training", "State": "COMPLETED",
+                                 "Elapsed": "00:00:41", "Start": "2026-12-03T10:00:00",
+                                 "End": "2026-12-03T10:00:41", "NodeList": "h[1-3]"}]
