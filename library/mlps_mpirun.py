@@ -147,7 +147,8 @@ options:
       - Hosts to check while the launch runs, by running C(true) on each through O(rsh_agent) (or
         ssh) the way mpirun reaches them. A host that fails two checks in a row is lost; the launch
         is then stopped on every other host and the task fails naming it, instead of hanging in a
-        collective until the timeout.
+        collective until the timeout. Not with O(launcher=srun): Slurm ends a step whose node is
+        lost, and SSH between allocated nodes may not be allowed.
     type: list
     elements: str
     default: []
@@ -353,7 +354,10 @@ def main():
         stdout, stderr, why = follow(
             proc, output_paths=(p["stdout_path"], p["stderr_path"]), abort_patterns=p["abort_patterns"],
             timeout=p["timeout"], started=started, lease_file=p["lease_file"], lease_timeout=p["lease_timeout"],
-            watch_hosts=p["watch_hosts"], rsh_agent=p["rsh_agent"], watch_interval=p["watch_interval"],
+            # under srun Slurm watches its nodes (a lost node ends the step), and SSH between
+            # allocated nodes may be barred: no watch of our own
+            watch_hosts=p["watch_hosts"] if p["launcher"] == "mpirun" else [], rsh_agent=p["rsh_agent"],
+            watch_interval=p["watch_interval"],
             kill_grace=p["kill_grace"])
     end = _now()
     kind, detail = why or (None, None)
