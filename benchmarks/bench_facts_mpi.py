@@ -3,7 +3,7 @@
 The MPI method is for clusters where Ansible reaches only a login node: one mpirun from the
 launcher runs the collector on every host. Its cost used to grow with a host-by-host Ansible copy
 of the collector; now only the launcher gets it and rank 0 broadcasts it to the others
-(module_utils/mlps_mpi_bootstrap.py). This prints, per cluster size, the median wall time of
+(roles/mlps_facts/files/mpi_bootstrap.py). This prints, per cluster size, the median wall time of
 facts.yml with mlps_facts_method=ssh and =mpi (interleaved, after one warm-up of each), and the
 ratio mpi / ssh (target: <= 1.0 from 16 hosts up).
 

@@ -147,7 +147,7 @@ options:
       - Hosts to check while the launch runs, by running C(true) on each through O(rsh_agent) (or
         ssh) the way mpirun reaches them. A host that fails two checks in a row is lost; the launch
         is then stopped on every other host and the task fails naming it, instead of hanging in a
-        collective until the timeout. Not with O(launcher=srun): Slurm ends a step whose node is
+        collective until the timeout. Not with O(launcher=srun) - Slurm ends a step whose node is
         lost, and SSH between allocated nodes may not be allowed.
     type: list
     elements: str

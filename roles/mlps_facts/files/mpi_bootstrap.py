@@ -18,7 +18,8 @@ if comm.Get_rank() == 0:
         with open(folder + "/" + name + ".py", encoding="utf-8") as handle:
             sources.append(handle.read())
 sources = comm.bcast(sources, root=0)
-for name, source in zip(NAMES, sources):
+for index, name in enumerate(NAMES):  # no zip(strict=): clients may run Python 3.8
+    source = sources[index]
     module = types.ModuleType(name)
     module.__file__ = folder + "/" + name + ".py"
     sys.modules[name] = module
