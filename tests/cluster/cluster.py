@@ -30,7 +30,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tests.cluster import netns, procs, registry, sshd
+from tests.cluster import netns, procs, registry, slurm, sshd
 from tests.cluster.netns import ClusterError
 from tests.cluster.procs import Owner
 
@@ -49,6 +49,7 @@ class Host:
     ip: str
     netns: str
     sshd_pid: int | None = None
+    slurmd_pid: int | None = None
 
 
 def find_python() -> str:
@@ -62,7 +63,7 @@ def find_python() -> str:
     return os.path.realpath(found)
 
 
-def require_environment() -> None:
+def require_environment(*, slurm_tools: bool = False) -> None:
     if not netns.is_root():
         raise ClusterError(
             "the test cluster needs root (network namespaces, bridge, sshd): "
@@ -71,6 +72,8 @@ def require_environment() -> None:
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
     if not os.access(sshd.SSHD, os.X_OK):
         missing.append(sshd.SSHD)
+    if slurm_tools:
+        missing += slurm.missing_tools()
     if missing:
         raise ClusterError(f"missing tools for the test cluster: {', '.join(missing)}: run `make system-deps` as root")
 
@@ -98,6 +101,7 @@ class Cluster:
         private_size: str = DEFAULT_PRIVATE_SIZE,
         owner: Owner | None = None,
         python_interpreter: str | None = None,
+        slurm: bool = False,
     ) -> None:
         if not 1 <= hosts <= MAX_HOSTS:
             raise ClusterError(f"hosts={hosts} is out of range: pass 1 to {MAX_HOSTS}")
@@ -113,6 +117,8 @@ class Cluster:
         self.private_size = private_size
         self.owner = owner
         self.python = python_interpreter
+        self.slurm = slurm
+        self.slurm_info: dict | None = None
         self.id: str | None = None
         self.subnet: str | None = None
         self.controller_ip: str | None = None
@@ -130,6 +136,7 @@ class Cluster:
     identity = property(lambda self: self.dir / "id_ed25519")
     authorized_keys = property(lambda self: self.dir / "authorized_keys")
     json_path = property(lambda self: self.dir / "cluster.json")
+    slurm_paths = property(lambda self: slurm.Paths(self.dir))
 
     @property
     def launcher(self) -> Host:
@@ -148,7 +155,7 @@ class Cluster:
     # --- lifecycle ---
 
     def up(self) -> Cluster:
-        require_environment()
+        require_environment(slurm_tools=self.slurm)
         with registry.lock():
             _cleaned, errors = registry.gc_locked()
             for error in errors:  # another run's mess must not stop this one; say it loudly
@@ -236,8 +243,24 @@ class Cluster:
             pid_text = (self.dir / "sshd" / host.name / "sshd.pid").read_text().strip()
             host.sshd_pid = int(pid_text)
         self._check_logins()
+        if self.slurm:
+            self._start_slurm()
         self.state = "up"
         self._save(owner=self.owner)
+
+    def _start_slurm(self) -> None:
+        port = slurm.ctld_port(self.subnet)
+        if not slurm.port_free(port):
+            raise ClusterError(f"slurmctld port {port} (for subnet {self.subnet}) is in use: pick another --subnet")
+        paths, pairs = self.slurm_paths, [(host.name, host.ip) for host in self.hosts]
+        info = slurm.write_files(paths, cluster_id=self.id, controller_ip=self.controller_ip, port=port, hosts=pairs)
+        children = slurm.start(paths, pairs, {host.name: host.netns for host in self.hosts})
+        self._children += children
+        slurm.wait_idle(paths, self.names, children)
+        pids = slurm.daemon_pids(paths, self.names)
+        for host in self.hosts:
+            host.slurmd_pid = pids["slurmd"][host.name]
+        self.slurm_info = {**info, "munged_pid": pids["munged"], "slurmctld_pid": pids["slurmctld"]}
 
     def _hosts_text(self) -> str:
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
@@ -329,6 +352,7 @@ class Cluster:
                 "inventory": str(self.inventory),
                 "hosts_file": str(self.hosts_file),
                 "launcher": self.hosts[0].name,
+                "slurm": self.slurm_info if self.slurm else None,
                 "hosts": [asdict(host) for host in self.hosts],
             },
         )
@@ -348,7 +372,9 @@ class Cluster:
             private_size=data.get("private_size", DEFAULT_PRIVATE_SIZE),
             owner=Owner.from_json(data["owner"]),
             python_interpreter=data["python_interpreter"],
+            slurm=bool(data.get("slurm")),
         )
+        cluster.slurm_info = data.get("slurm")
         cluster.id, cluster.state = data["id"], data["state"]
         cluster.subnet, cluster.controller_ip = data["subnet"], data["controller"]["ip"]
         cluster.hosts = [Host(**host) for host in data["hosts"]]
@@ -402,7 +428,12 @@ class Cluster:
                 }
             )
         healthy = self.state == "up" and all(h["netns"] and h["sshd_answering"] for h in hosts)
-        return {"id": self.id, "dir": str(self.dir), "state": self.state, "healthy": healthy, "hosts": hosts}
+        report = {"id": self.id, "dir": str(self.dir), "state": self.state, "healthy": healthy, "hosts": hosts}
+        if self.slurm:  # sinfo states: idle, mixed, allocated are fine; down, drained, not listed are not
+            report["slurm_nodes"] = states = slurm.node_states(self.slurm_paths)
+            usable = ("idle", "mixed", "allocated", "completing")
+            report["healthy"] = healthy and all(states.get(name) in usable for name in self.names)
+        return report
 
 
 # --- CLI ------------------------------------------------------------------------------------
@@ -413,11 +444,14 @@ def _cmd_up(args: argparse.Namespace) -> int:
     cluster = Cluster(
         args.dir, args.hosts, subnet=args.subnet, pool=args.pool,
         private_mounts=args.private_mounts, private_path=args.private_path, private_size=args.private_size,
+        slurm=args.slurm,
     ).up()  # fmt: skip
     elapsed = time.monotonic() - started
     print(f"cluster {cluster.id} up in {elapsed:.2f}s: {', '.join(cluster.names)} on {cluster.subnet}")
     print(f"  ssh -F {cluster.ssh_config} {cluster.launcher.name} hostname")
     print(f"  ansible -i {cluster.inventory} clients -m ansible.builtin.ping")
+    if cluster.slurm:
+        print(f"  export $(cat {cluster.slurm_paths.env}); srun -N {cluster.count} hostname")
     print(f"  python -m tests.cluster.cluster down --dir {cluster.dir}")
     return 0
 
@@ -469,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--private-mounts", action="store_true", help="a host-local tmpfs at --private-path")
     up.add_argument("--private-path", default=DEFAULT_PRIVATE_PATH, help=f"default {DEFAULT_PRIVATE_PATH}")
     up.add_argument("--private-size", default=DEFAULT_PRIVATE_SIZE, help=f"tmpfs size (default {DEFAULT_PRIVATE_SIZE})")
+    up.add_argument("--slurm", action="store_true", help="munged, slurmctld and a slurmd per host (README: Slurm)")
     up.set_defaults(func=_cmd_up)
     down = sub.add_parser("down", help="tear down the cluster described by --dir")
     down.add_argument("--dir", default=DEFAULT_DIR)
