@@ -124,7 +124,7 @@ def teardown(cid: str, directory: Path | None, children: list[subprocess.Popen[b
             child.wait(timeout=2)
     netns.delete_network(cid)
     if directory is not None:
-        slurm.remove_runtime(directory)
+        slurm.remove_runtime(directory, cid)
     (REGISTRY / f"{cid}.json").unlink(missing_ok=True)
     if directory is not None:
         data = read_json(directory / "cluster.json")

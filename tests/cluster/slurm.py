@@ -246,9 +246,18 @@ def daemon_pids(paths: Paths, names: list[str]) -> dict:
     }
 
 
-def remove_runtime(directory: Path) -> None:
-    """After the daemons stopped: the munge key and socket, per-node scratch, slurm.env."""
+def remove_runtime(directory: Path, cluster_id: str) -> None:
+    """After the daemons stopped: the munge key and socket, per-node scratch, slurm.env.
+
+    Only when the dir's slurm.conf is this cluster's: a dir without Slurm keeps whatever it holds.
+    """
     paths = Paths(directory)
+    try:
+        ours = f"ClusterName=mlps{cluster_id}\n" in paths.conf.read_text()
+    except OSError:
+        ours = False
+    if not ours:
+        return
     shutil.rmtree(paths.munge, ignore_errors=True)
     for tmp in paths.slurm.glob("*/tmp"):
         shutil.rmtree(tmp, ignore_errors=True)

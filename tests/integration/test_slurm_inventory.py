@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.cluster import procs
 from tests.cluster.cluster import Cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -69,8 +70,9 @@ class Slurm:
         path.write_text(yaml.safe_dump({"plugin": "mlps_slurm", "host_vars": host_vars, **options}))
         return path
 
-    def run(self, argv: list[str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(argv, capture_output=True, text=True, env=self.env, cwd=self.workdir,
+    def run(self, argv: list[str], timeout: float = 90, conf: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "SLURM_CONF": str(conf)} if conf else self.env
+        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=self.workdir,
                               timeout=timeout, check=False)  # fmt: skip
 
     def listing(self, config: Path, *, inside: list[str] = ()) -> dict:
@@ -166,3 +168,22 @@ def test_outside_any_job_without_job_id_is_one_line(slurm: Slurm, in_salloc: dic
     proc = slurm.run([_tool("ansible-inventory"), "-i", str(in_salloc["config"]), "--list"])
     assert proc.returncode != 0
     assert any(line.startswith("no Slurm allocation found for ") for line in proc.stderr.splitlines()), proc.stderr
+
+
+def test_a_second_slurm_cluster_runs_beside_and_leaves_nothing(slurm: Slurm, cluster_factory) -> None:
+    other = cluster_factory(2, slurm=True)
+    assert other.slurm_info["port"] != slurm.cluster.slurm_info["port"]
+    srun = slurm.run(["srun", "-N", "2", "hostname"], timeout=30, conf=other.slurm_paths.conf)
+    assert sorted(srun.stdout.split()) == ["h1", "h2"], srun.stderr
+    # a job still running at teardown is stopped with the daemons
+    job = slurm.run(["sbatch", "--parsable", "-N", "2", "-o", "/dev/null", "--wrap", "sleep 300"],
+                    timeout=30, conf=other.slurm_paths.conf)  # fmt: skip
+    assert job.returncode == 0, job.stderr
+    daemons = [other.slurm_info["munged_pid"], other.slurm_info["slurmctld_pid"]] + [h.slurmd_pid for h in other.hosts]
+    other.down()
+    assert other.leftovers() == []
+    assert not any(procs.exists(pid) for pid in daemons)
+    assert not other.slurm_paths.munge.exists() and not other.slurm_paths.env.exists()
+    assert other.slurm_paths.conf.exists()  # kept for a post-mortem, with the logs
+    # the first cluster did not notice
+    assert slurm.run(["srun", "-N", "3", "hostname"], timeout=30).returncode == 0
