@@ -426,7 +426,7 @@ class Cluster:
             )
         healthy = self.state == "up" and all(h["netns"] and h["sshd_answering"] for h in hosts)
         report = {"id": self.id, "dir": str(self.dir), "state": self.state, "healthy": healthy, "hosts": hosts}
-        if self.slurm:  # sinfo states: idle, mixed, allocated are fine; down, drained, not listed are not
+        if self.slurm:  # idle or busy nodes are fine; down, drained or unlisted ones are not
             report["slurm_nodes"] = states = slurm.node_states(self.slurm_paths)
             usable = ("idle", "mixed", "allocated", "completing")
             report["healthy"] = healthy and all(states.get(name) in usable for name in self.names)
