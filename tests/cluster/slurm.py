@@ -46,7 +46,7 @@ def _tool(name: str) -> str:
 
 
 def ctld_port(subnet: str) -> int:
-    """Per-subnet port, so clusters alive at once (their subnets differ) never share one."""
+    """Per-subnet port: clusters alive at once have different subnets, so (within a /12) different ports."""
     return BASE_PORT + ((int(ipaddress.IPv4Network(subnet).network_address) >> 8) & 0xFFF)
 
 
