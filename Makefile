@@ -23,7 +23,7 @@ $(STAMP): requirements/controller.lock pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the multi-host test cluster needs (sshd, ip). Skipped when already present.
+# Debian packages the multi-host test cluster needs (sshd, ip, slurm-wlm, munge). Skipped when already present.
 system-deps:
 	@bash tests/cluster/install_system_deps.sh
 

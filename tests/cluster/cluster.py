@@ -14,10 +14,8 @@ alone. See README.md next to this file.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ipaddress
-import json
 import os
 import re
 import secrets
@@ -25,12 +23,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tests.cluster import netns, procs, registry, sshd
+from tests.cluster import netns, procs, registry, slurm, sshd
 from tests.cluster.netns import ClusterError
 from tests.cluster.procs import Owner
 
@@ -49,6 +46,7 @@ class Host:
     ip: str
     netns: str
     sshd_pid: int | None = None
+    slurmd_pid: int | None = None
 
 
 def find_python() -> str:
@@ -62,7 +60,7 @@ def find_python() -> str:
     return os.path.realpath(found)
 
 
-def require_environment() -> None:
+def require_environment(*, slurm_tools: bool = False) -> None:
     if not netns.is_root():
         raise ClusterError(
             "the test cluster needs root (network namespaces, bridge, sshd): "
@@ -71,6 +69,8 @@ def require_environment() -> None:
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
     if not os.access(sshd.SSHD, os.X_OK):
         missing.append(sshd.SSHD)
+    if slurm_tools:
+        missing += slurm.missing_tools()
     if missing:
         raise ClusterError(f"missing tools for the test cluster: {', '.join(missing)}: run `make system-deps` as root")
 
@@ -98,6 +98,7 @@ class Cluster:
         private_size: str = DEFAULT_PRIVATE_SIZE,
         owner: Owner | None = None,
         python_interpreter: str | None = None,
+        slurm: bool = False,
     ) -> None:
         if not 1 <= hosts <= MAX_HOSTS:
             raise ClusterError(f"hosts={hosts} is out of range: pass 1 to {MAX_HOSTS}")
@@ -113,6 +114,8 @@ class Cluster:
         self.private_size = private_size
         self.owner = owner
         self.python = python_interpreter
+        self.slurm = slurm
+        self.slurm_info: dict | None = None
         self.id: str | None = None
         self.subnet: str | None = None
         self.controller_ip: str | None = None
@@ -130,6 +133,7 @@ class Cluster:
     identity = property(lambda self: self.dir / "id_ed25519")
     authorized_keys = property(lambda self: self.dir / "authorized_keys")
     json_path = property(lambda self: self.dir / "cluster.json")
+    slurm_paths = property(lambda self: slurm.Paths(self.dir))
 
     @property
     def launcher(self) -> Host:
@@ -148,7 +152,7 @@ class Cluster:
     # --- lifecycle ---
 
     def up(self) -> Cluster:
-        require_environment()
+        require_environment(slurm_tools=self.slurm)
         with registry.lock():
             _cleaned, errors = registry.gc_locked()
             for error in errors:  # another run's mess must not stop this one; say it loudly
@@ -236,8 +240,24 @@ class Cluster:
             pid_text = (self.dir / "sshd" / host.name / "sshd.pid").read_text().strip()
             host.sshd_pid = int(pid_text)
         self._check_logins()
+        if self.slurm:
+            self._start_slurm()
         self.state = "up"
         self._save(owner=self.owner)
+
+    def _start_slurm(self) -> None:
+        port = slurm.ctld_port(self.subnet)
+        if not slurm.port_free(port):
+            raise ClusterError(f"slurmctld port {port} (for subnet {self.subnet}) is in use: pick another --subnet")
+        paths, pairs = self.slurm_paths, [(host.name, host.ip) for host in self.hosts]
+        info = slurm.write_files(paths, cluster_id=self.id, controller_ip=self.controller_ip, port=port, hosts=pairs)
+        children = slurm.start(paths, pairs, {host.name: host.netns for host in self.hosts})
+        self._children += children
+        slurm.wait_idle(paths, self.names, children)
+        pids = slurm.daemon_pids(paths, self.names)
+        for host in self.hosts:
+            host.slurmd_pid = pids["slurmd"][host.name]
+        self.slurm_info = {**info, "munged_pid": pids["munged"], "slurmctld_pid": pids["slurmctld"]}
 
     def _hosts_text(self) -> str:
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
@@ -329,6 +349,7 @@ class Cluster:
                 "inventory": str(self.inventory),
                 "hosts_file": str(self.hosts_file),
                 "launcher": self.hosts[0].name,
+                "slurm": self.slurm_info if self.slurm else None,
                 "hosts": [asdict(host) for host in self.hosts],
             },
         )
@@ -348,7 +369,9 @@ class Cluster:
             private_size=data.get("private_size", DEFAULT_PRIVATE_SIZE),
             owner=Owner.from_json(data["owner"]),
             python_interpreter=data["python_interpreter"],
+            slurm=bool(data.get("slurm")),
         )
+        cluster.slurm_info = data.get("slurm")
         cluster.id, cluster.state = data["id"], data["state"]
         cluster.subnet, cluster.controller_ip = data["subnet"], data["controller"]["ip"]
         cluster.hosts = [Host(**host) for host in data["hosts"]]
@@ -402,89 +425,15 @@ class Cluster:
                 }
             )
         healthy = self.state == "up" and all(h["netns"] and h["sshd_answering"] for h in hosts)
-        return {"id": self.id, "dir": str(self.dir), "state": self.state, "healthy": healthy, "hosts": hosts}
+        report = {"id": self.id, "dir": str(self.dir), "state": self.state, "healthy": healthy, "hosts": hosts}
+        if self.slurm:  # idle or busy nodes are fine; down, drained or unlisted ones are not
+            report["slurm_nodes"] = states = slurm.node_states(self.slurm_paths)
+            usable = ("idle", "mixed", "allocated", "completing")
+            report["healthy"] = healthy and all(states.get(name) in usable for name in self.names)
+        return report
 
 
-# --- CLI ------------------------------------------------------------------------------------
+if __name__ == "__main__":  # the CLI lives in cli.py; `python -m tests.cluster.cluster` still runs it
+    from tests.cluster.cli import main
 
-
-def _cmd_up(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    cluster = Cluster(
-        args.dir, args.hosts, subnet=args.subnet, pool=args.pool,
-        private_mounts=args.private_mounts, private_path=args.private_path, private_size=args.private_size,
-    ).up()  # fmt: skip
-    elapsed = time.monotonic() - started
-    print(f"cluster {cluster.id} up in {elapsed:.2f}s: {', '.join(cluster.names)} on {cluster.subnet}")
-    print(f"  ssh -F {cluster.ssh_config} {cluster.launcher.name} hostname")
-    print(f"  ansible -i {cluster.inventory} clients -m ansible.builtin.ping")
-    print(f"  python -m tests.cluster.cluster down --dir {cluster.dir}")
-    return 0
-
-
-def _cmd_down(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    path = Path(args.dir).absolute() / "cluster.json"
-    if not path.exists():
-        print(f"no cluster described in {args.dir}; nothing to tear down")
-        return 0
-    cluster = Cluster.load(args.dir)
-    cluster.down()
-    print(f"cluster {cluster.id} down in {time.monotonic() - started:.2f}s; nothing left behind")
-    return 0
-
-
-def _cmd_status(args: argparse.Namespace) -> int:
-    if args.dir:
-        report = Cluster.load(args.dir).status()
-        print(json.dumps(report, indent=2))
-        return 0 if report["healthy"] else 1
-    entries = registry.registered()
-    for cid in sorted(netns.cluster_ids_present() | set(entries)):
-        directory = entries.get(cid)
-        state = "alive" if registry.is_alive(cid, directory) else "stale (the next up or gc removes it)"
-        print(f"{cid}  {directory or '(no dir)'}  {state}")
-    if not entries and not netns.cluster_ids_present():
-        print("no test clusters on this machine")
-    return 0
-
-
-def _cmd_gc(args: argparse.Namespace) -> int:
-    require_environment()
-    cleaned, errors = registry.gc()
-    print(f"removed {len(cleaned)} stale cluster(s){': ' + ', '.join(cleaned) if cleaned else ''}")
-    for error in errors:
-        print(f"error: {error}", file=sys.stderr)
-    return 1 if errors else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.cluster.cluster", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="bring up a cluster (tears down a stale one in the same dir first)")
-    up.add_argument("--hosts", type=int, default=3, help="number of hosts (default 3)")
-    up.add_argument("--dir", default=DEFAULT_DIR, help=f"keys, configs, inventory (default {DEFAULT_DIR})")
-    up.add_argument("--subnet", help="a /24 such as 10.213.7.0/24 (default: first free one in --pool)")
-    up.add_argument("--pool", default=netns.DEFAULT_POOL, help=f"default {netns.DEFAULT_POOL}")
-    up.add_argument("--private-mounts", action="store_true", help="a host-local tmpfs at --private-path")
-    up.add_argument("--private-path", default=DEFAULT_PRIVATE_PATH, help=f"default {DEFAULT_PRIVATE_PATH}")
-    up.add_argument("--private-size", default=DEFAULT_PRIVATE_SIZE, help=f"tmpfs size (default {DEFAULT_PRIVATE_SIZE})")
-    up.set_defaults(func=_cmd_up)
-    down = sub.add_parser("down", help="tear down the cluster described by --dir")
-    down.add_argument("--dir", default=DEFAULT_DIR)
-    down.set_defaults(func=_cmd_down)
-    status = sub.add_parser("status", help="health of one cluster (--dir) or list all on this machine")
-    status.add_argument("--dir")
-    status.set_defaults(func=_cmd_status)
-    gc_cmd = sub.add_parser("gc", help="tear down clusters whose owner died or whose dir is gone")
-    gc_cmd.set_defaults(func=_cmd_gc)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ClusterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,7 @@
 """pytest fixtures for the multi-host test cluster (registered from tests/conftest.py).
 
 cluster3         session-wide cluster of 3 hosts (h1 is the launcher)
+slurm_cluster3   session-wide cluster of 3 hosts running Slurm (cluster.slurm_paths.env holds SLURM_CONF)
 cluster_factory  make(hosts=N, private_mounts=..., ...) -> a fresh Cluster, torn down at session end
 
 Each cluster is owned by the pytest process: if the session dies without running its finalizers
@@ -46,7 +47,7 @@ def cluster_factory() -> Iterator[ClusterFactory]:
     def make(hosts: int = 3, **options: object) -> Cluster:
         problem = None
         try:
-            require_environment()
+            require_environment(slurm_tools=bool(options.get("slurm")))
         except ClusterError as exc:
             problem = str(exc)
         if problem:  # outside the except block, so the report is this one line
@@ -76,3 +77,8 @@ def cluster_factory() -> Iterator[ClusterFactory]:
 @pytest.fixture(scope="session")
 def cluster3(cluster_factory: ClusterFactory) -> Cluster:
     return cluster_factory(3)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster3(cluster_factory: ClusterFactory) -> Cluster:
+    return cluster_factory(3, slurm=True)

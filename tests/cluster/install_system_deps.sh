@@ -19,6 +19,13 @@ declare -A PROVIDER=(
     [hostname]=hostname
     [getent]=libc-bin
     [chromium]=chromium   # renders the HTML report in tests/integration/test_report_html.py
+    # Slurm on the test cluster (Cluster(slurm=True), tests/integration/test_slurm_inventory.py)
+    [slurmctld]=slurm-wlm
+    [slurmd]=slurm-wlm
+    [srun]=slurm-wlm
+    [sinfo]=slurm-wlm
+    [scontrol]=slurm-wlm
+    [munged]=munge
 )
 
 missing_packages() {

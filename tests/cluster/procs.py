@@ -103,6 +103,27 @@ def pids_in_netns(netns_names: Iterable[str]) -> set[int]:
     return found
 
 
+def parent(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
+
+
+def descendants(pids: set[int]) -> set[int]:
+    """Every live process below one of `pids` (children, grandchildren, ...), not `pids` itself."""
+    children: dict[int, list[int]] = {}
+    for pid in all_pids():
+        ppid = parent(pid)
+        if ppid is not None and not is_zombie(pid):
+            children.setdefault(ppid, []).append(pid)
+    found, todo = set(), list(pids)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found and child not in pids and child != os.getpid():
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def pids_naming(files: Iterable[str], mux_prefix: str | None) -> set[int]:
     """Processes whose argv names one of `files`, or ssh mux masters under `mux_prefix`.
 

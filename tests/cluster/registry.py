@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.cluster import netns, procs, sshd
+from tests.cluster import netns, procs, slurm, sshd
 from tests.cluster.netns import ClusterError
 from tests.cluster.procs import Owner
 
@@ -83,13 +83,16 @@ def _own_dir(cid: str, directory: Path | None) -> Path | None:
 def _own_files(directory: Path | None) -> list[str]:
     if directory is None:
         return []
-    return [str(path) for path in directory.glob("sshd/*/sshd_config")]
+    sshd_configs = [str(path) for path in directory.glob("sshd/*/sshd_config")]
+    return sshd_configs + slurm.Paths(directory).own_files()
 
 
 def _pids_of(cid: str, directory: Path | None) -> set[int]:
     directory = _own_dir(cid, directory)
     mux = f"{directory / 'cm'}/" if directory else None
-    return procs.pids_in_netns(netns.objects_of(cid)["netns"]) | procs.pids_naming(_own_files(directory), mux)
+    found = procs.pids_in_netns(netns.objects_of(cid)["netns"]) | procs.pids_naming(_own_files(directory), mux)
+    # slurmctld's helper renames itself ": slurmscriptd": it is ours because its parent is.
+    return found | procs.descendants(found)
 
 
 def leftovers_of(cid: str, directory: Path | None) -> list[str]:
@@ -120,6 +123,8 @@ def teardown(cid: str, directory: Path | None, children: list[subprocess.Popen[b
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=2)
     netns.delete_network(cid)
+    if directory is not None:
+        slurm.remove_runtime(directory, cid)
     (REGISTRY / f"{cid}.json").unlink(missing_ok=True)
     if directory is not None:
         data = read_json(directory / "cluster.json")
