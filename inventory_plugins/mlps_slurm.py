@@ -27,7 +27,7 @@ description:
     launcher (where mpirun starts).
   - Per host it sets C(ansible_host) (the node's NodeAddr), C(mlps_slurm_cpus) (CPUTot),
     C(mlps_slurm_memory_mib) (RealMemory), C(mlps_slurm_partitions) (list), C(mlps_slurm_job_id),
-    C(mlps_slurm_nodelist) (the job's node list as Slurm writes it), C(mlps_launcher_host) and
+    C(mlps_slurm_nodelist) (the job's node list as Slurm writes it), C(mlps_launcher) and
     C(mlps_inventory_source=slurm); then the variables of O(host_vars), which win.
 requirements:
   - The Slurm client commands squeue and scontrol on the controller's PATH.
@@ -115,7 +115,7 @@ class InventoryModule(BaseInventoryPlugin):
                 "mlps_slurm_partitions": [p for p in partitions.split(",") if p and p != "(null)"],
                 "mlps_slurm_job_id": job_id,
                 "mlps_slurm_nodelist": nodelist,
-                "mlps_launcher_host": names[0],
+                "mlps_launcher": names[0],
                 "mlps_inventory_source": "slurm",
                 **extra,
             }.items():

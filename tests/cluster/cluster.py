@@ -285,6 +285,7 @@ class Cluster:
                     host_key=key,
                     pid_file=hdir / "sshd.pid",
                     authorized_keys=self.authorized_keys,
+                    set_env={"SLURM_CONF": str(self.slurm_paths.conf)} if self.slurm else None,
                 )
             )
         # Host keys are known up front; accept-new only matters for names added by hand.

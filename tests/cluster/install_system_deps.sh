@@ -27,12 +27,23 @@ declare -A PROVIDER=(
     [scontrol]=slurm-wlm
     [munged]=munge
 )
+# file (a glob) -> Debian package, for what is not a command: Slurm's pmix plugin (srun --mpi=pmix)
+# loads the unversioned libpmix.so, which only the -dev package ships
+declare -A FILE_PROVIDER=(
+    ["/usr/lib/*/pmix2/lib/libpmix.so"]=libpmix-dev
+)
 
 missing_packages() {
     local cmd
-    for cmd in "${!PROVIDER[@]}"; do
-        command -v "$cmd" >/dev/null 2>&1 || echo "${PROVIDER[$cmd]}"
-    done | sort -u
+    local pattern
+    {
+        for cmd in "${!PROVIDER[@]}"; do
+            command -v "$cmd" >/dev/null 2>&1 || echo "${PROVIDER[$cmd]}"
+        done
+        for pattern in "${!FILE_PROVIDER[@]}"; do
+            compgen -G "$pattern" >/dev/null || echo "${FILE_PROVIDER[$pattern]}"
+        done
+    } | sort -u
 }
 
 mapfile -t missing < <(missing_packages)

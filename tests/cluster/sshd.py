@@ -31,7 +31,8 @@ def keygen(path: Path, comment: str) -> None:
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
 
-def sshd_config(*, listen: str, host_key: Path, pid_file: Path, authorized_keys: Path) -> str:
+def sshd_config(*, listen: str, host_key: Path, pid_file: Path, authorized_keys: Path,
+                set_env: dict[str, str] | None = None) -> str:
     lines = [
         f"ListenAddress {listen}",
         "Port 22",
@@ -54,6 +55,8 @@ def sshd_config(*, listen: str, host_key: Path, pid_file: Path, authorized_keys:
         "MaxStartups 64:30:128",
         "Subsystem sftp internal-sftp",
         "LogLevel INFO",
+        # what a real node has in /etc (SLURM_CONF for a Slurm cluster), given to every session
+        *(f"SetEnv {name}={value}" for name, value in sorted((set_env or {}).items())),
     ]
     return "\n".join(lines) + "\n"
 

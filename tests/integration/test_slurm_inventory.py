@@ -126,7 +126,7 @@ def test_inside_salloc_the_allocated_hosts_are_the_clients(slurm: Slurm, in_sall
         assert hostvars[name]["mlps_slurm_memory_mib"] == info["real_memory"]
         assert hostvars[name]["mlps_slurm_partitions"] == [info["partition"]]
         assert hostvars[name]["mlps_slurm_job_id"] == in_salloc["job_id"]
-        assert hostvars[name]["mlps_launcher_host"] == expected[0]
+        assert hostvars[name]["mlps_launcher"] == expected[0]
         assert hostvars[name]["mlps_inventory_source"] == "slurm"
 
 
@@ -148,7 +148,7 @@ def test_a_job_id_from_outside_the_job_and_a_compressed_node_list(slurm: Slurm) 
         assert listing["clients"]["hosts"] == ["h1", "h3"]
         assert listing["_meta"]["hostvars"]["h3"]["mlps_slurm_nodelist"] == "h[1,3]"
         assert listing["_meta"]["hostvars"]["h3"]["mlps_slurm_job_id"] == job_id
-        assert listing["_meta"]["hostvars"]["h3"]["mlps_launcher_host"] == "h1"
+        assert listing["_meta"]["hostvars"]["h3"]["mlps_launcher"] == "h1"
         assert slurm.ping(config) == {"h1": "SUCCESS", "h3": "SUCCESS"}
     finally:
         slurm.run(["scancel", job_id], timeout=15)

@@ -98,7 +98,7 @@ def test_inside_an_allocation_the_job_nodes_are_the_clients(tmp_path, slurm, mon
     assert first["mlps_slurm_partitions"] == ["batch", "debug"]
     assert first["mlps_slurm_job_id"] == "77" and first["mlps_slurm_nodelist"] == "n[01-02]"
     assert first["mlps_inventory_source"] == "slurm"
-    assert host_vars(inventory, "n02")["mlps_launcher_host"] == "n01" == first["mlps_launcher_host"]
+    assert host_vars(inventory, "n02")["mlps_launcher"] == "n01" == first["mlps_launcher"]
     # no squeue inside the job; the list is expanded by Slurm, the nodes described in one call
     assert [c["argv"] for c in slurm.calls] == [
         ["scontrol", "show", "hostnames", "n[01-02]"],
