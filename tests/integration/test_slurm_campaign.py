@@ -48,7 +48,7 @@ def inventory_config(cluster, folder: Path) -> Path:
 
 def training_vars(results: Path, data: Path, **extra) -> dict:
     staging = f"/var/tmp/mlps-slurm-{uuid.uuid4().hex[:8]}"
-    return cluster_vars(mlps_results_dir=str(results), mlps_data_dir=str(data), mlps_training_system="slurm",
+    return cluster_vars(mlps_results_dir=str(results), mlps_data_dir=str(data), mlps_training_system="faults",
                         mlps_training_staging_dir=staging, mlps_training_accelerators_per_host=1,
                         **{**TINY, "mlps_training_num_files_train": 18}, **extra)
 
