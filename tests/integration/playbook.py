@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -14,6 +16,19 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # Where integration tests keep client venvs: reused between runs on one machine, fresh in CI.
 TEST_DIR = Path(os.environ.get("MLPS_TEST_DIR", "/tmp/mlps-test"))
+# One host's line of an ad-hoc `ansible` run: host and status.
+ADHOC_RESULT = re.compile(r"^(\S+) \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
+
+
+def controller_tool(name: str) -> str:
+    """A tool from the controller venv running these tests (falls back to PATH)."""
+    import pytest
+
+    candidate = BIN / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} not found in {candidate.parent} or on PATH: run `make venv`", pytrace=False)
+    return found
 
 
 @dataclass

@@ -17,20 +17,11 @@ from tests.cluster import netns, procs
 from tests.cluster.cluster import Cluster
 from tests.cluster.fixtures import BASE_DIR
 from tests.cluster.registry import leftovers_of
+from tests.integration.playbook import ADHOC_RESULT, controller_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 REPO = Path(__file__).resolve().parents[2]
-_ADHOC_RESULT = re.compile(r"^(\S+) \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
-
-
-def _controller_tool(name: str) -> str:
-    """A tool from the controller venv running these tests (falls back to PATH)."""
-    candidate = Path(sys.executable).parent / name
-    found = str(candidate) if candidate.exists() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} not found in {candidate.parent} or on PATH: run `make venv`", pytrace=False)
-    return found
 
 
 def _ansible(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
@@ -39,7 +30,7 @@ def _ansible(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
     }
-    argv = [_controller_tool("ansible"), "-i", str(cluster.inventory), "clients", *args]
+    argv = [controller_tool("ansible"), "-i", str(cluster.inventory), "clients", *args]
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
@@ -48,7 +39,7 @@ def _adhoc_results(stdout: str) -> dict[str, tuple[str, dict]]:
     decoder = json.JSONDecoder()
     return {
         match.group(1): (match.group(2), decoder.raw_decode(stdout, match.end())[0])
-        for match in _ADHOC_RESULT.finditer(stdout)
+        for match in ADHOC_RESULT.finditer(stdout)
     }
 
 

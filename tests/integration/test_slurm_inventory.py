@@ -7,9 +7,7 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,20 +16,11 @@ import yaml
 
 from tests.cluster import procs
 from tests.cluster.cluster import Cluster
+from tests.integration.playbook import ADHOC_RESULT, controller_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 REPO = Path(__file__).resolve().parents[2]
-_ADHOC_STATUS = re.compile(r"^(\S+) \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
-
-
-def _tool(name: str) -> str:
-    """A tool from the controller venv running these tests (falls back to PATH)."""
-    candidate = Path(sys.executable).parent / name
-    found = str(candidate) if candidate.exists() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} not found in {candidate.parent} or on PATH: run `make venv`", pytrace=False)
-    return found
 
 
 def _plain(value):
@@ -76,13 +65,14 @@ class Slurm:
                               timeout=timeout, check=False)  # fmt: skip
 
     def listing(self, config: Path, *, inside: list[str] = ()) -> dict:
-        proc = self.run([*inside, _tool("ansible-inventory"), "-i", str(config), "--list"])
+        proc = self.run([*inside, controller_tool("ansible-inventory"), "-i", str(config), "--list"])
         assert proc.returncode == 0, proc.stderr
         return _plain(json.loads(proc.stdout))
 
     def ping(self, config: Path, *, inside: list[str] = ()) -> dict[str, str]:
-        proc = self.run([*inside, _tool("ansible"), "-i", str(config), "clients", "-m", "ansible.builtin.ping"])
-        return dict(_ADHOC_STATUS.findall(proc.stdout)) or {"(none)": proc.stdout + proc.stderr}
+        proc = self.run([*inside, controller_tool("ansible"), "-i", str(config), "clients", "-m",
+                         "ansible.builtin.ping"])
+        return dict(ADHOC_RESULT.findall(proc.stdout)) or {"(none)": proc.stdout + proc.stderr}
 
     def state(self, job_id: str) -> str:
         return self.run(["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"], timeout=15).stdout.strip()
@@ -157,7 +147,7 @@ def test_a_job_id_from_outside_the_job_and_a_compressed_node_list(slurm: Slurm) 
 def test_a_finished_job_is_one_line_saying_what_to_do(slurm: Slurm, in_salloc: dict) -> None:
     job_id = in_salloc["job_id"]
     config = slurm.config("finished", job_id=job_id)
-    proc = slurm.run([_tool("ansible-inventory"), "-i", str(config), "--list"])
+    proc = slurm.run([controller_tool("ansible-inventory"), "-i", str(config), "--list"])
     assert proc.returncode != 0  # unparsed_is_failed: no play runs on an empty inventory
     lines = [line for line in proc.stderr.splitlines() if line.startswith(f"Slurm job {job_id} (job_id in {config})")]
     assert lines, proc.stderr
@@ -165,7 +155,7 @@ def test_a_finished_job_is_one_line_saying_what_to_do(slurm: Slurm, in_salloc: d
 
 
 def test_outside_any_job_without_job_id_is_one_line(slurm: Slurm, in_salloc: dict) -> None:
-    proc = slurm.run([_tool("ansible-inventory"), "-i", str(in_salloc["config"]), "--list"])
+    proc = slurm.run([controller_tool("ansible-inventory"), "-i", str(in_salloc["config"]), "--list"])
     assert proc.returncode != 0
     assert any(line.startswith("no Slurm allocation found for ") for line in proc.stderr.splitlines()), proc.stderr
 
