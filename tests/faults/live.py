@@ -33,6 +33,19 @@ def start(playbook: str, inventory, extra_vars: dict, log: Path) -> subprocess.P
                             start_new_session=True)
 
 
+def signal_when(proc: subprocess.Popen, ready, what: str, sig: int, wait: float = 600) -> tuple[int, float]:
+    """Once `ready()` holds, send `sig` to ansible-playbook: (its exit code, time.monotonic() of the
+    signal); it is killed if it does not end within 120 s."""
+    try:
+        wait_for(ready, wait, what)
+        signalled_at = time.monotonic()
+        proc.send_signal(sig)
+        return finish(proc, 120), signalled_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def finish(proc: subprocess.Popen, timeout: float) -> int:
     try:
         return proc.wait(timeout=timeout)

@@ -43,14 +43,8 @@ def test_sigint_mid_run_stops_everything_and_the_next_campaign_continues(tmp_pat
     extra = live.fault_vars(results, shm_data, mlps_training_runs=3, mlps_training_datagen="auto", **settings)
     staging = extra["mlps_training_staging_dir"]
     proc = live.start("run_training.yml", inventory, extra, tmp_path / "first.log")
-    try:
-        live.wait_for(lambda: live.run_started(results, staging, 2), 600, "run 2 to start")
-        interrupted_at = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        rc = live.finish(proc, 120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    rc, interrupted_at = live.signal_when(proc, lambda: live.run_started(results, staging, 2), "run 2 to start",
+                                          signal.SIGINT)
     assert rc != 0
     # within 30 s no mpirun, DLIO rank or sampler of the campaign is left
     live.wait_for(lambda: not live.processes(staging), 30, "the launch and the samplers to stop")
@@ -89,13 +83,8 @@ def test_sigterm_is_an_interrupt_too(tmp_path, request, shm_data):
     extra = live.fault_vars(results, shm_data, mlps_training_runs=2, mlps_training_datagen="auto", **settings)
     staging = extra["mlps_training_staging_dir"]
     proc = live.start("run_training.yml", inventory, extra, tmp_path / "run.log")
-    try:
-        live.wait_for(lambda: live.run_started(results, staging, 1), 600, "run 1 to start")
-        proc.send_signal(signal.SIGTERM)
-        rc = live.finish(proc, 120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    rc, _signalled_at = live.signal_when(proc, lambda: live.run_started(results, staging, 1), "run 1 to start",
+                                         signal.SIGTERM)
     assert rc != 0
     live.wait_for(lambda: not live.processes(staging), 30, "the launch and the samplers to stop")
     stopped = live.metadata(live.leaves(results)[0])
