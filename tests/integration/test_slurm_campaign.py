@@ -53,8 +53,9 @@ def training_vars(results: Path, data: Path, **extra) -> dict:
                         **{**TINY, "mlps_training_num_files_train": 18}, **extra)
 
 
-def submit(cluster, folder: Path, results: Path, extra: dict, *more: str) -> subprocess.Popen:
-    argv = [str(BIN / "mlps"), "slurm", "submit", str(ROOT / "playbooks" / "run_training.yml"), "-N", "3",
+def submit(cluster, folder: Path, results: Path, extra: dict, *more: str,
+           playbook: str = "run_training.yml") -> subprocess.Popen:
+    argv = [str(BIN / "mlps"), "slurm", "submit", str(ROOT / "playbooks" / playbook), "-N", "3",
             "--results", str(results), "--inventory-config", str(inventory_config(cluster, folder)), *more,
             "--", "-e", json.dumps(extra)]
     return subprocess.Popen(argv, cwd=ROOT, env=slurm_env(cluster), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -93,6 +94,19 @@ def test_a_campaign_submitted_as_a_job_runs_on_the_allocation_through_srun(slurm
     facts = json.loads((results / "cluster_info_start.json").read_text())
     assert {host["facts"]["collection_method"] for host in facts["hosts"]} == {"mpi"}
     assert sorted(host["hostname"] for host in facts["hosts"]) == ["h1", "h2", "h3"]
+
+
+def test_facts_over_mpirun_inside_a_job(slurm_cluster3, cluster_venv, tmp_path):
+    """The other launcher: mpirun inside the allocation, reaching the nodes over its remote shell."""
+    results = tmp_path / "results"
+    extra = cluster_vars(mlps_results_dir=str(results), mlps_data_dir=str(tmp_path), mlps_facts_method="mpi")
+    proc = submit(slurm_cluster3, tmp_path, results, extra, "--wait", playbook="facts.yml")
+    out, err = proc.communicate(timeout=300)
+    job = re.search(r"submitted job (\d+)", out).group(1)
+    assert proc.returncode == 0, (job_folder(results) / f"slurm-{job}.out").read_text()[-3000:] + err
+    facts = json.loads((results / "cluster_info.json").read_text())
+    assert sorted(host["hostname"] for host in facts["hosts"]) == ["h1", "h2", "h3"]
+    assert {host["facts"]["collection_method"] for host in facts["hosts"]} == {"mpi"}
 
 
 def test_scancel_stops_the_campaign_as_an_interrupt_does(slurm_cluster3, cluster_venv, tmp_path, shm_data):
