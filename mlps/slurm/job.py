@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mlps import inputs
 from mlps.errors import UserError
-from mlps.jsonio import write_json_atomic, write_text_atomic
+from mlps.jsonio import ReadError, parse_yaml, write_json_atomic, write_text_atomic
 
 RECORD_SCHEMA = "mlps-slurm-job/1"
 INVENTORY_NAME = "allocation.mlps_slurm.yml"
@@ -85,8 +85,12 @@ def inventory_text(inventory_config: Path | None) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"--inventory-config {inventory_config}: {getattr(exc, 'strerror', None) or exc}; give a "
                         "readable mlps_slurm inventory file") from exc
-    if not re.search(r"(?m)^plugin:\s*['\"]?mlps_slurm['\"]?\s*$", text):
-        raise UserError(f"--inventory-config {inventory_config}: expected a file with the line "
+    try:
+        document = parse_yaml(text, str(inventory_config))
+    except ReadError:
+        document = None
+    if not isinstance(document, dict) or document.get("plugin") != "mlps_slurm":
+        raise UserError(f"--inventory-config {inventory_config}: expected a YAML mapping with "
                         "`plugin: mlps_slurm`; see the README's Slurm section")
     return text
 

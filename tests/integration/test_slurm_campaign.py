@@ -62,21 +62,21 @@ def submit(cluster, folder: Path, results: Path, extra: dict, *more: str,
                             text=True)
 
 
-def job_folder(results: Path) -> Path:
+def submitted(proc: subprocess.Popen, results: Path, timeout: float) -> tuple[int, str, Path]:
+    """(exit code, job id, job folder) of `mlps slurm submit`."""
+    out, err = proc.communicate(timeout=timeout)
+    found = re.search(r"submitted job (\d+)", out)
+    assert found, out + err
     (folder,) = (results / "slurm").iterdir()
-    return folder
+    return proc.returncode, found.group(1), folder
 
 
 def test_a_campaign_submitted_as_a_job_runs_on_the_allocation_through_srun(slurm_cluster3, cluster_venv, tmp_path,
                                                                            shm_data):
     results = tmp_path / "results"
-    extra = training_vars(results, shm_data, mlps_launch_with="srun", mlps_facts_method="mpi")
-    proc = submit(slurm_cluster3, tmp_path, results, extra, "--wait")
-    out, err = proc.communicate(timeout=900)
-    folder = job_folder(results)
-    job = re.search(r"submitted job (\d+)", out).group(1)
-    said = (folder / f"slurm-{job}.out").read_text()
-    assert proc.returncode == 0, said[-4000:] + err
+    extra = training_vars(results, shm_data, mlps_launch_with="srun", mlps_facts_method="mpi", mlps_training_runs=1)
+    rc, job, folder = submitted(submit(slurm_cluster3, tmp_path, results, extra, "--wait"), results, 900)
+    assert rc == 0, (folder / f"slurm-{job}.out").read_text()[-4000:]
     record = json.loads((folder / "slurm_job.json").read_text())
     assert record["job_id"] == job and record["playbook_rc"] == 0
     assert record["scontrol"]["NodeList"] == "h[1-3]" and record["scontrol"]["NumNodes"] == "3"
@@ -100,10 +100,9 @@ def test_facts_over_mpirun_inside_a_job(slurm_cluster3, cluster_venv, tmp_path):
     """The other launcher: mpirun inside the allocation, reaching the nodes over its remote shell."""
     results = tmp_path / "results"
     extra = cluster_vars(mlps_results_dir=str(results), mlps_data_dir=str(tmp_path), mlps_facts_method="mpi")
-    proc = submit(slurm_cluster3, tmp_path, results, extra, "--wait", playbook="facts.yml")
-    out, err = proc.communicate(timeout=300)
-    job = re.search(r"submitted job (\d+)", out).group(1)
-    assert proc.returncode == 0, (job_folder(results) / f"slurm-{job}.out").read_text()[-3000:] + err
+    rc, job, folder = submitted(submit(slurm_cluster3, tmp_path, results, extra, "--wait", playbook="facts.yml"),
+                                results, 300)
+    assert rc == 0, (folder / f"slurm-{job}.out").read_text()[-3000:]
     facts = json.loads((results / "cluster_info.json").read_text())
     assert sorted(host["hostname"] for host in facts["hosts"]) == ["h1", "h2", "h3"]
     assert {host["facts"]["collection_method"] for host in facts["hosts"]} == {"mpi"}
@@ -111,14 +110,11 @@ def test_facts_over_mpirun_inside_a_job(slurm_cluster3, cluster_venv, tmp_path):
 
 def test_scancel_stops_the_campaign_as_an_interrupt_does(slurm_cluster3, cluster_venv, tmp_path, shm_data):
     results = tmp_path / "results"
-    extra = training_vars(results, shm_data, mlps_launch_with="srun", mlps_training_runs=3)
-    proc = submit(slurm_cluster3, tmp_path, results, extra)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    job = re.search(r"submitted job (\d+)", out).group(1)
+    extra = training_vars(results, shm_data, mlps_launch_with="srun", mlps_training_runs=2)
+    rc, job, folder = submitted(submit(slurm_cluster3, tmp_path, results, extra), results, 60)
+    assert rc == 0
     live.wait_for(lambda: live.run_started(results, extra["mlps_training_staging_dir"], 1), 600, "run 1 to start")
     subprocess.run(["scancel", job], env=slurm_env(slurm_cluster3), check=True)
-    folder = job_folder(results)
     live.wait_for((folder / "slurm_job.json").exists, 60, "the job's record")
     live.wait_for(lambda: not live.processes(extra["mlps_training_staging_dir"]), 30, "the ranks and samplers to stop")
     record = json.loads((folder / "slurm_job.json").read_text())

@@ -58,8 +58,10 @@ def test_the_inventory_is_the_users_plugin_file_or_the_default(tmp_path):
     mine = tmp_path / "mine.mlps_slurm.yml"
     mine.write_text("plugin: mlps_slurm\nhost_vars:\n  ansible_user: alice\n")
     assert "alice" in job.inventory_text(mine)
+    mine.write_text('{"plugin": "mlps_slurm", "host_vars": {"ansible_user": "bob"}}')  # JSON is YAML too
+    assert "bob" in job.inventory_text(mine)
     mine.write_text("plugin: constructed\n")
-    with pytest.raises(UserError, match="expected a file with the line `plugin: mlps_slurm`"):
+    with pytest.raises(UserError, match="expected a YAML mapping with `plugin: mlps_slurm`"):
         job.inventory_text(mine)
     with pytest.raises(UserError, match="readable"):
         job.inventory_text(tmp_path / "missing.yml")
