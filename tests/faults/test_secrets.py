@@ -69,7 +69,8 @@ def test_no_canary_leaks_into_results_artifacts_or_stdout(tmp_path, client_venv)
     private = tmp_path / "runner"
     private.mkdir()
     extra = {"mlps_results_dir": str(results), "mlps_data_dir": str(data), "mlps_training_system": "test-sys",
-             "mlps_venv": str(client_venv), "mlps_training_staging_dir": str(tmp_path / "staging"), **TINY}
+             "mlps_venv": str(client_venv), "mlps_training_staging_dir": str(tmp_path / "staging"), **TINY,
+             "mlps_training_runs": 2}  # a warm-up and one run carry every secret as far as five would
     try:
         run = ansible_runner.run(
             private_data_dir=str(private), project_dir=str(ROOT), playbook=str(ROOT / "playbooks" / "run_training.yml"),

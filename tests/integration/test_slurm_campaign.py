@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -114,9 +115,16 @@ def test_scancel_stops_the_campaign_as_an_interrupt_does(slurm_cluster3, cluster
     rc, job, folder = submitted(submit(slurm_cluster3, tmp_path, results, extra), results, 60)
     assert rc == 0
     live.wait_for(lambda: live.run_started(results, extra["mlps_training_staging_dir"], 1), 600, "run 1 to start")
+    # let the samplers see the ranks (they look every 2 s): one that never saw them waits out its
+    # start-up bound instead of following them out
+    time.sleep(5)
     subprocess.run(["scancel", job], env=slurm_env(slurm_cluster3), check=True)
     live.wait_for((folder / "slurm_job.json").exists, 60, "the job's record")
-    live.wait_for(lambda: not live.processes(extra["mlps_training_staging_dir"]), 30, "the ranks and samplers to stop")
+    staging = extra["mlps_training_staging_dir"]
+    try:
+        live.wait_for(lambda: not live.processes(staging), 30, "the ranks and samplers to stop")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {live.processes(staging)}") from None
     record = json.loads((folder / "slurm_job.json").read_text())
     assert record["playbook_rc"] != 0
     first = live.metadata(live.leaves(results)[0])
@@ -136,5 +144,10 @@ def test_preflight_refuses_clients_outside_the_allocation(slurm_cluster3, cluste
     finally:
         subprocess.run(["scancel", job], env=env, check=False)
     assert run.rc != 0
-    said = run.messages()
-    assert "srun from h1" in said and f"Slurm job {job}" in said, said[-3000:]
+    rows = [row for row in json.loads((tmp_path / "results" / "preflight.json").read_text())["checks"]
+            if row["name"] == "mpirun_launch" and row["ok"] is False]
+    assert rows, run.messages()
+    # srun refuses a node list beyond the allocation as a whole: no client answered
+    assert {row["host"] for row in rows} == {"h1", "h2", "h3"}
+    assert all(row["detail"].startswith("srun from h1 over 3 hosts got no rank") for row in rows), rows
+    assert all(f"Slurm job {job}" in row["fix"] for row in rows), rows
