@@ -11,6 +11,11 @@ SIGTERM is an interrupt too: it is what `scancel` sends to every process of a Sl
 `kill`, systemd and CI runners send). Python's default would end the process without its exit
 hooks, so the main process turns SIGTERM into the same KeyboardInterrupt that Ctrl-C raises.
 
+A KeyboardInterrupt can be lost: Python runs a signal handler at the next bytecode of the main
+thread, and when that bytecode belongs to a destructor (Ansible's templates have one) the exception
+is printed as "ignored" and the play goes on, with SIGINT already back at its default. So the plugin
+remembers that an interrupt arrived and raises it again at the next task or result it is told of.
+
 An embedded database server a VectorDB campaign started (mlps_vectordb_server op start) and did not
 stop is stopped the same way when the process exits: with the stop op of that module, run on the
 server's host through `ansible` with this run's inventory. BenchFS daemons a sweep started
@@ -55,17 +60,29 @@ DAEMON_ACTION = "mlps_benchfs_daemon"
 SERVER_STOP_SECONDS = 120
 
 
-def _terminate_as_interrupt(main_pid: int, previous):
+def _terminate_as_interrupt(main_pid: int, previous, noted):
     """SIGTERM handled as Ctrl-C: Ansible's own handler (its task queue manager's) forwards the
     signal it is given to the workers and, for SIGINT, raises KeyboardInterrupt; for SIGTERM it would
-    kill this process the default way, skipping the exit hooks."""
+    kill this process the default way, skipping the exit hooks. `noted()` records the interrupt."""
     def handler(_signum, frame):
         if os.getpid() != main_pid:  # a forked process inherited this: end it the default way
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
             return
+        noted()
         if callable(previous):
             previous(signal.SIGINT, frame)
+        raise KeyboardInterrupt
+    return handler
+
+
+def _interrupt_noted(main_pid: int, previous, noted):
+    """SIGINT: record it (in the main process), then Ansible's handler as before."""
+    def handler(signum, frame):
+        if os.getpid() == main_pid:
+            noted()
+        if callable(previous):
+            previous(signum, frame)
         raise KeyboardInterrupt
     return handler
 
@@ -84,8 +101,22 @@ class CallbackModule(CallbackBase):
         atexit.register(self._close, "interrupted",
                         "ansible-playbook stopped (interrupted) while this phase ran; the launch stops itself "
                         "on every host once nobody follows it")
+        self._pid = os.getpid()
+        self._interrupted = False
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _terminate_as_interrupt(os.getpid(), signal.getsignal(signal.SIGTERM)))
+            signal.signal(signal.SIGTERM, _terminate_as_interrupt(self._pid, signal.getsignal(signal.SIGTERM),
+                                                                  self._note_interrupt))
+            signal.signal(signal.SIGINT, _interrupt_noted(self._pid, signal.getsignal(signal.SIGINT),
+                                                          self._note_interrupt))
+
+    def _note_interrupt(self):
+        self._interrupted = True
+
+    def _interrupt_again(self):
+        """The play goes on after an interrupt: its KeyboardInterrupt was lost, raise it again (only
+        in the main thread, where Ansible's command line catches it)."""
+        if self._interrupted and os.getpid() == self._pid and threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
 
     def _track_server(self, result):
         args, record = result._task.args, result._result
@@ -137,11 +168,16 @@ class CallbackModule(CallbackBase):
         elif "status" in record and not record.get("leaf_open"):
             self._open.pop(leaf, None)
 
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._interrupt_again()
+
     def v2_runner_on_ok(self, result):
         self._track(result)
+        self._interrupt_again()
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._track(result)
+        self._interrupt_again()
 
     def v2_playbook_on_stats(self, stats):
         self._close("failed", "the play ended before this phase's end was recorded (a host failed or became "
