@@ -40,8 +40,10 @@ options:
     default: mpirun
   launcher:
     description:
-      - How ranks start. C(mpirun) reaches the hosts over its remote shell; C(srun) starts them as a
-        step of a Slurm job (all of O(hosts) must be in it), through the MPI plugin O(slurm_mpi).
+      - How ranks start. C(mpirun) reaches the hosts over its remote shell, or, given O(slurm_job),
+        through Slurm (Open MPI C(plm slurm), MPICH C(-launcher slurm)), with the job's variables
+        set for it. C(srun) starts them as a step of a Slurm job (all of O(hosts) must be in it),
+        through the MPI plugin O(slurm_mpi).
     type: str
     choices: [mpirun, srun]
     default: mpirun
@@ -55,8 +57,9 @@ options:
     default: auto
   slurm_job:
     description:
-      - The Slurm job whose allocation the step runs in (srun C(--jobid)); unset, srun's own
-        environment names it.
+      - The Slurm job whose allocation the ranks run in (srun C(--jobid), or the job mpirun's
+        Slurm support launches in); unset, srun's own environment names it and mpirun uses its
+        remote shell.
     type: str
   implementation:
     description: MPI implementation of the launcher.
@@ -241,7 +244,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.mlps_launch import failure_message, follow, tail
-from ansible.module_utils.mlps_mpirun import MpirunError, build_argv, placement, slurm_mpi_plugins, slurm_plugin
+from ansible.module_utils.mlps_mpirun import (
+    MpirunError,
+    build_argv,
+    placement,
+    slurm_env,
+    slurm_mpi_plugins,
+    slurm_plugin,
+)
 from ansible.module_utils.mlps_safepath import make_folder, replace_file, touch
 
 
@@ -251,7 +261,8 @@ def _now():
 
 def _srun_problem(p: dict) -> str:
     """Why srun cannot start these ranks here, found before anything is started: no allocation to
-    run in, no srun, or an MPI plugin this Slurm does not have."""
+    run in, no srun, or an MPI plugin this Slurm does not have. mpirun in an allocation needs srun
+    too (for its daemons), not the plugin."""
     host = socket.gethostname()
     if not p["slurm_job"] and not os.environ.get("SLURM_JOB_ID"):
         return (f"srun needs a Slurm allocation: {host} has no SLURM_JOB_ID and mlps_slurm_job_id is unset; run "
@@ -260,6 +271,8 @@ def _srun_problem(p: dict) -> str:
         listed = subprocess.run([p["srun"], "--mpi=list"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"cannot run {p['srun']} --mpi=list on {host}: {exc}; install Slurm's client commands or set mlps_srun"
+    if p["launcher"] == "mpirun":
+        return ""
     plugins = slurm_mpi_plugins(listed.stdout + listed.stderr)
     wanted = slurm_plugin(p["implementation"], p["slurm_mpi"])
     if wanted not in plugins:
@@ -319,7 +332,8 @@ def main():
         module.fail_json(msg=f"cannot build the {p['launcher']} command: {exc}")
     if module.check_mode:
         module.exit_json(changed=False, cmd=argv, placement=slots)
-    if p["launcher"] == "srun":
+    through_slurm = p["launcher"] == "srun" or bool(p["slurm_job"])
+    if through_slurm:
         problem = _srun_problem(p)
         if problem:
             module.fail_json(msg=problem, cmd=argv, placement=slots)
@@ -327,6 +341,8 @@ def main():
     env = dict(os.environ, LC_ALL="C", **{str(k): str(v) for k, v in {**p["env"], **p["secret_env"]}.items()})
     if as_root and p["implementation"] == "openmpi":
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    if p["launcher"] == "mpirun" and p["slurm_job"]:
+        env.update(slurm_env(p["np"], p["hosts"], p["slurm_job"]))
     # Root writes here on hosts other people log into: folders checked from / down, files never
     # opened through a link (module_utils/mlps_safepath.py).
     try:
@@ -354,9 +370,9 @@ def main():
         stdout, stderr, why = follow(
             proc, output_paths=(p["stdout_path"], p["stderr_path"]), abort_patterns=p["abort_patterns"],
             timeout=p["timeout"], started=started, lease_file=p["lease_file"], lease_timeout=p["lease_timeout"],
-            # under srun Slurm watches its nodes (a lost node ends the step), and SSH between
+            # through Slurm, Slurm watches its nodes (a lost node ends the step), and SSH between
             # allocated nodes may be barred: no watch of our own
-            watch_hosts=p["watch_hosts"] if p["launcher"] == "mpirun" else [], rsh_agent=p["rsh_agent"],
+            watch_hosts=[] if through_slurm else p["watch_hosts"], rsh_agent=p["rsh_agent"],
             watch_interval=p["watch_interval"],
             kill_grace=p["kill_grace"])
     end = _now()

@@ -4,6 +4,11 @@ allocation. Pure: no process is started here.
 Ranks are split evenly over the hosts with the remainder going to the first hosts, which is how
 mlpstorage places them; the rules call an unequal split out separately (SYS-ACCEL-EQUAL). srun's
 block distribution over the same node list gives the same split.
+
+mpirun inside a Slurm allocation (a job id given) starts its daemons through Slurm, not SSH: Open
+MPI's `plm slurm` and MPICH's `-launcher slurm` both run srun in the job. They learn the job from the
+environment a shell inside it has; `slurm_env` is that environment, limited to the launch's hosts,
+for an mpirun that Ansible started over SSH (which carries none of it).
 """
 
 from __future__ import annotations
@@ -74,11 +79,18 @@ def build_argv(
     if launcher != "mpirun":
         raise MpirunError(f"launcher {launcher!r} is not supported; use one of {', '.join(LAUNCHERS)}")
     host_list = ",".join(f"{host}:{count}" for host, count in placement(np, hosts))
+    if slurm_job:
+        _check_job(slurm_job)
     if implementation == "openmpi":
+        # in an allocation, PRRTE's daemons start as one srun step (no remote shell)
+        mca = {**(mca or {}), "plm": "slurm"} if slurm_job else mca or {}
         argv = [mpirun, "-np", str(np), "--host", host_list, *_openmpi_options(
-            as_root, oversubscribe, bind_to, map_by, mca or {}, env or [], rsh_agent, prefix)]
+            as_root, oversubscribe, bind_to, map_by, mca, env or [], None if slurm_job else rsh_agent, prefix)]
     elif implementation == "mpich":
-        argv = [mpirun, "-n", str(np), "-hosts", host_list, *_mpich_options(bind_to, env or [], rsh_agent)]
+        argv = [mpirun, "-n", str(np), "-hosts", host_list, *_mpich_options(
+            bind_to, env or [], None if slurm_job else rsh_agent)]
+        if slurm_job:
+            argv += ["-launcher", "slurm"]
     else:
         raise MpirunError(f"MPI implementation {implementation!r} is not supported; use openmpi or mpich")
     return argv + list(extra_args or []) + list(command)
@@ -100,14 +112,29 @@ def _srun_argv(command, np, hosts, srun, implementation, slurm_mpi, slurm_job, o
     if len(counts) == 1:
         argv += ["--ntasks-per-node", str(counts.pop())]
     if slurm_job:
-        if not _JOB_ID.match(str(slurm_job)):
-            raise MpirunError(f"Slurm job id {slurm_job!r} is not a job id (digits, as squeue prints it)")
+        _check_job(slurm_job)
         argv.append(f"--jobid={slurm_job}")
     if oversubscribe:
         argv.append("--overcommit")
     if bind_to in ("", "none"):
         argv.append("--cpu-bind=none")
     return argv + list(extra_args or []) + list(command)
+
+
+def _check_job(slurm_job) -> None:
+    if not _JOB_ID.match(str(slurm_job)):
+        raise MpirunError(f"Slurm job id {slurm_job!r} is not a job id (digits, as squeue prints it)")
+
+
+def slurm_env(np: int, hosts: list[str], slurm_job: str) -> dict[str, str]:
+    """The variables by which mpirun's Slurm support finds its job and nodes (what `salloc` sets),
+    for the hosts and rank counts of this launch."""
+    _check_job(slurm_job)
+    slots = placement(np, hosts)
+    nodes, count = ",".join(host for host, _n in slots), str(len(slots))
+    return {"SLURM_JOB_ID": str(slurm_job), "SLURM_JOBID": str(slurm_job), "SLURM_JOB_NODELIST": nodes,
+            "SLURM_NODELIST": nodes, "SLURM_JOB_NUM_NODES": count, "SLURM_NNODES": count,
+            "SLURM_TASKS_PER_NODE": ",".join(str(n) for _host, n in slots)}
 
 
 def slurm_mpi_plugins(listing: str) -> set[str]:

@@ -98,9 +98,11 @@ def test_a_campaign_submitted_as_a_job_runs_on_the_allocation_through_srun(slurm
 
 
 def test_facts_over_mpirun_inside_a_job(slurm_cluster3, cluster_venv, tmp_path):
-    """The other launcher: mpirun inside the allocation, reaching the nodes over its remote shell."""
+    """The other launcher: mpirun inside the allocation, its daemons started through Slurm. Its remote
+    shell is set to one that always fails: the facts arrive only if mpirun never used it."""
     results = tmp_path / "results"
-    extra = cluster_vars(mlps_results_dir=str(results), mlps_data_dir=str(tmp_path), mlps_facts_method="mpi")
+    extra = cluster_vars(mlps_results_dir=str(results), mlps_data_dir=str(tmp_path), mlps_facts_method="mpi",
+                         mlps_mpi_rsh_agent="/bin/false")
     rc, job, folder = submitted(submit(slurm_cluster3, tmp_path, results, extra, "--wait", playbook="facts.yml"),
                                 results, 300)
     assert rc == 0, (folder / f"slurm-{job}.out").read_text()[-3000:]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement, slurm_mpi_plugins
+from mlps_module_utils.mlps_mpirun import MpirunError, build_argv, placement, slurm_env, slurm_mpi_plugins
 
 
 def test_placement_splits_evenly_with_remainder_on_first_hosts():
@@ -107,3 +107,26 @@ def test_the_mpi_plugins_srun_lists_are_read_with_pmix_versions():
     assert slurm_mpi_plugins(listing) == {"none", "cray_shasta", "pmi2", "pmix", "pmix_v4"}
     assert slurm_mpi_plugins("srun: MPI types are...\nsrun: none\nsrun: pmi2\n") == {"none", "pmi2"}
     assert slurm_mpi_plugins("srun: error: Invalid MPI type 'list'\n") == set()
+
+
+def test_mpirun_in_an_allocation_starts_its_daemons_through_slurm_not_ssh():
+    argv = build_argv(["true"], 5, ["h1", "h2"], mpirun="/v/bin/mpirun", slurm_job="4242", rsh_agent="ssh -F x",
+                      mca={"btl": "tcp,self"})
+    assert argv[argv.index("--host") + 1] == "h1:3,h2:2"
+    mca = [argv[i + 1:i + 3] for i, a in enumerate(argv) if a == "--mca"]
+    assert ["plm", "slurm"] in mca and ["btl", "tcp,self"] in mca
+    assert "plm_rsh_agent" not in argv and "ssh -F x" not in argv
+    # without a job the same call keeps the remote shell
+    assert "plm_rsh_agent" in build_argv(["true"], 5, ["h1", "h2"], rsh_agent="ssh -F x")
+    hydra = build_argv(["true"], 2, ["h1", "h2"], implementation="mpich", slurm_job="7", rsh_agent="ssh -F x")
+    assert hydra[hydra.index("-launcher") + 1] == "slurm" and "-launcher-exec" not in hydra
+    with pytest.raises(MpirunError, match="is not a job id"):
+        build_argv(["true"], 2, ["h1"], slurm_job="7 --x")
+
+
+def test_the_job_environment_names_only_the_launch_hosts_and_their_ranks():
+    env = slurm_env(5, ["h1", "h2", "h3"], "4242")
+    assert env["SLURM_JOB_ID"] == env["SLURM_JOBID"] == "4242"
+    assert env["SLURM_JOB_NODELIST"] == env["SLURM_NODELIST"] == "h1,h2,h3"
+    assert env["SLURM_TASKS_PER_NODE"] == "2,2,1" and env["SLURM_NNODES"] == "3"
+    assert slurm_env(2, ["h1", "h2", "h3"], "9")["SLURM_NODELIST"] == "h1,h2"   # h3 gets no rank
