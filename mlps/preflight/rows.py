@@ -110,10 +110,13 @@ def _launch_rows(hosts: list[str], reachable: list[str], launcher: str, launch: 
             fix = f"make {host} reachable (see its reachable row), then run the preflight again"
         elif down:
             fix = f"make {', '.join(down)} reachable first: {tool} needs every client"
-        elif tool == "srun":
+        elif tool == "srun" or (s and s.slurm_job):
+            # mpirun in an allocation starts its daemons with srun too
             job = f"Slurm job {s.slurm_job}" if s.slurm_job else "the Slurm allocation srun runs in"
-            fix = (f"every client must be a node of {job} and srun --mpi=list on {launcher} must offer the "
-                   "plugin (mlps_slurm_mpi): run the playbook inside salloc/sbatch with the mlps_slurm inventory")
+            plugin = (f" and srun --mpi=list on {launcher} must offer the plugin (mlps_slurm_mpi)"
+                      if tool == "srun" else "")
+            fix = (f"every client must be a node of {job}{plugin}: run the playbook inside salloc/sbatch with "
+                   "the mlps_slurm inventory")
         elif host == launcher:
             fix = f"on {launcher}, run the mpirun command in preflight.json by hand and fix what it says"
         else:

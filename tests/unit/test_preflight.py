@@ -588,6 +588,14 @@ def test_an_srun_launch_that_misses_a_node_says_srun_and_the_slurm_fix():
     assert "Slurm job 77" in missing.fix and "ssh" not in missing.fix
 
 
+def test_an_mpirun_launch_in_an_allocation_gives_the_slurm_fix_not_ssh():
+    slurm = {h: settings(launch_with="mpirun", slurm_job="78") for h in HOSTS}
+    checks, _ = build_checks(gathered(settings=slurm, launch={"failed": True, "rc": 1, "stdout": "h1\n"}))
+    missing = by_key(checks)[("mpirun_launch", "h2")]
+    assert missing.failed and missing.detail.startswith("mpirun from h1")
+    assert "Slurm job 78" in missing.fix and "ssh" not in missing.fix and "mlps_slurm_mpi" not in missing.fix
+
+
 def test_an_unknown_launch_method_is_an_inventory_value_problem():
     said = value_problems(Settings.from_dict(settings(launch_with="pdsh")))
     assert said == ["mlps_launch_with='pdsh': expected one of mpirun, srun"]
