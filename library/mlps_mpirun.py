@@ -281,6 +281,16 @@ def _srun_problem(p: dict) -> str:
     return ""
 
 
+def _launch_env(p: dict, as_root: bool) -> dict:
+    """The launcher's environment with the given variables, and what the launch itself needs."""
+    env = dict(os.environ, LC_ALL="C", **{str(k): str(v) for k, v in {**p["env"], **p["secret_env"]}.items()})
+    if as_root and p["implementation"] == "openmpi":
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    if p["launcher"] == "mpirun" and p["slurm_job"]:
+        env.update(slurm_env(p["np"], p["hosts"], p["slurm_job"]))
+    return env
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -338,11 +348,7 @@ def main():
         if problem:
             module.fail_json(msg=problem, cmd=argv, placement=slots)
 
-    env = dict(os.environ, LC_ALL="C", **{str(k): str(v) for k, v in {**p["env"], **p["secret_env"]}.items()})
-    if as_root and p["implementation"] == "openmpi":
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    if p["launcher"] == "mpirun" and p["slurm_job"]:
-        env.update(slurm_env(p["np"], p["hosts"], p["slurm_job"]))
+    env = _launch_env(p, as_root)
     # Root writes here on hosts other people log into: folders checked from / down, files never
     # opened through a link (module_utils/mlps_safepath.py).
     try:

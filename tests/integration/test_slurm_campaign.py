@@ -1,7 +1,8 @@
 """Campaigns on a real Slurm (munged, slurmctld and a slurmd per namespace host; tests/cluster):
 a tiny training campaign submitted with `mlps slurm submit` whose inventory is the allocation and
-whose ranks start with srun (facts over MPI through srun too); scancel of a running campaign; and
-the preflight's refusal when the clients are more than the allocation holds."""
+whose ranks start with srun (facts over MPI through srun too); facts over mpirun in a job, its
+daemons started through Slurm; scancel of a campaign launching with mpirun the same way; and the
+preflight's refusal when the clients are more than the allocation holds."""
 
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ def test_facts_over_mpirun_inside_a_job(slurm_cluster3, cluster_venv, tmp_path):
 
 def test_scancel_stops_the_campaign_as_an_interrupt_does(slurm_cluster3, cluster_venv, tmp_path, shm_data):
     results = tmp_path / "results"
-    extra = training_vars(results, shm_data, mlps_launch_with="srun", mlps_training_runs=2)
+    extra = training_vars(results, shm_data, mlps_launch_with="mpirun", mlps_training_runs=2)
     rc, job, folder = submitted(submit(slurm_cluster3, tmp_path, results, extra), results, 60)
     assert rc == 0
     live.wait_for(lambda: live.run_started(results, extra["mlps_training_staging_dir"], 1), 600, "run 1 to start")
@@ -131,6 +132,9 @@ def test_scancel_stops_the_campaign_as_an_interrupt_does(slurm_cluster3, cluster
     assert record["playbook_rc"] != 0
     first = live.metadata(live.leaves(results)[0])
     assert first["status"] == "interrupted", first
+    # the other launcher than the submitted campaign's: mpirun, its daemons a step of the job
+    argv = first["argv"]
+    assert argv[argv.index("--mca") + 1:argv.index("--mca") + 3] == ["plm", "slurm"] and "plm_rsh_agent" not in argv
 
 
 def test_preflight_refuses_clients_outside_the_allocation(slurm_cluster3, cluster_venv, tmp_path, shm_data):
