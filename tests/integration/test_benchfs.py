@@ -27,12 +27,14 @@ STANDINS = Path(__file__).resolve().parents[1] / "standins" / "benchfs"
 
 
 def daemons_alive() -> list[int]:
-    """Every process of the machine that carries a BenchFS run mark (any host of any test cluster)."""
+    """Every process of the machine that carries the run mark of a play's daemons (any host of any test
+    cluster). The play's run ids are its stage names, `ior-<stamp>-<hex>`; the lifecycle tests of
+    test_benchfs_daemon.py, which may run beside these on the other worker, mark theirs `t-<hex>`."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"MLPS_BENCHFS_RUN=" in (entry / "environ").read_bytes():
+                if b"\0MLPS_BENCHFS_RUN=ior-" in b"\0" + (entry / "environ").read_bytes():
                     found.append(int(entry.name))
             except OSError:
                 continue
