@@ -49,6 +49,7 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 # bytes.translate table: `{`/`}` become `[`/`]`, so one replace per pass removes every innermost pair.
 _SKELETON = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_SKELETON = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 class ReadError(UserError):
@@ -124,7 +125,7 @@ def nesting_exceeds(data: bytes | str, max_depth: int = MAX_DEPTH) -> bool:
     raw = _as_utf8(data)
     if raw.count(b"[") + raw.count(b"{") <= max_depth:     # the common case: too few to nest deeper
         return False
-    skeleton = _STRING.sub(b"", raw).translate(_SKELETON, _NOT_BRACKETS)
+    skeleton = _skeleton(raw)
     chain = b"[" * (max_depth + 1)              # consecutive openers nest: the usual attack, found at once
     for _ in range(max_depth):
         if chain in skeleton:
@@ -134,6 +135,20 @@ def nesting_exceeds(data: bytes | str, max_depth: int = MAX_DEPTH) -> bool:
             return False
         skeleton = shorter
     return b"[]" in skeleton
+
+
+def _skeleton(raw: bytes) -> bytes:
+    """The brackets of a JSON text outside its strings, `{}` as `[]`.
+
+    Without backslashes, a string that holds no bracket is two adjacent quotes once everything but
+    quotes and brackets is gone; when no quote is left after removing such pairs, no string held a
+    bracket and the rest is the skeleton. That is ten times faster than the string regex, which took
+    as long as decoding a time series; anything else takes the regex."""
+    if b"\\" not in raw:
+        quick = raw.translate(None, _NOT_SKELETON).replace(b'""', b"")
+        if b'"' not in quick:
+            return quick.translate(_SKELETON)
+    return _STRING.sub(b"", raw).translate(_SKELETON, _NOT_BRACKETS)
 
 
 def parse_json(data: bytes | str, where="<input>", *, max_depth: int = MAX_DEPTH):

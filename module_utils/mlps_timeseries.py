@@ -475,29 +475,39 @@ _DISK_FIGURES = {"read_bytes_per_s": ("sectors_read", SECTOR_BYTES),
 _NET_FIGURES = {"rx_bytes_per_s": ("rx_bytes", 1.0), "tx_bytes_per_s": ("tx_bytes", 1.0)}
 
 
-def _rates(before: dict, after: dict, dt: float, figures: dict, totalled: tuple, counted) -> tuple[dict, dict]:
-    """Per-device figures between two samples, and the totals over the devices `counted` accepts."""
+def _rates(before: dict, after: dict, dt: float, figures: dict, totalled: tuple, counted,
+           totals_only: bool) -> tuple[dict, dict]:
+    """Per-device figures between two samples, and the totals over the devices `counted` accepts.
+    `totals_only`: no per-device figures, and only the totalled ones of the counted devices (a
+    chart of totals needs no more; a host has dozens of loop devices and 19 counters each)."""
     per_device = {}
     total = dict.fromkeys(totalled, 0.0)
+    if totals_only:
+        figures = {figure: figures[figure] for figure in totalled}
     for name, now in after.items():
         then = before.get(name)
         if not isinstance(then, dict) or not isinstance(now, dict):
             continue
+        if totals_only and not counted(name):
+            continue
         entry = {figure: _per_second(then, now, counter, dt, scale) for figure, (counter, scale) in figures.items()}
-        per_device[name] = entry
+        if not totals_only:
+            per_device[name] = entry
         if counted(name):
             _add_into(total, entry)
     return per_device, total
 
 
-def _disk_rates(before: dict, after: dict, dt: float) -> tuple[dict, dict]:
+def _disk_rates(before: dict, after: dict, dt: float, totals_only: bool = False) -> tuple[dict, dict]:
     # virtual devices and partitions would count the same bytes twice
     return _rates(before, after, dt, _DISK_FIGURES, ("read_bytes_per_s", "write_bytes_per_s"),
-                  lambda name: not name.startswith(_VIRTUAL_DISK_PREFIXES) and not is_partition(name, after))
+                  lambda name: not name.startswith(_VIRTUAL_DISK_PREFIXES) and not is_partition(name, after),
+                  totals_only)
 
 
-def _net_rates(before: dict, after: dict, dt: float) -> tuple[dict, dict]:
-    return _rates(before, after, dt, _NET_FIGURES, ("rx_bytes_per_s", "tx_bytes_per_s"), lambda name: name != "lo")
+def _net_rates(before: dict, after: dict, dt: float, totals_only: bool = False) -> tuple[dict, dict]:
+    return _rates(before, after, dt, _NET_FIGURES, ("rx_bytes_per_s", "tx_bytes_per_s"), lambda name: name != "lo",
+                  totals_only)
 
 
 _CPU_BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "steal")  # guest time is inside user/nice
@@ -532,12 +542,14 @@ def _nfs_rates(before: dict, after: dict, dt: float) -> dict:
     return out
 
 
-def rates(samples: list) -> list:
+def rates(samples: list, totals_only: bool = False) -> list:
     """Per-interval rates between consecutive samples of one host.
 
     Disk bytes/s from sectors x 512, net rx/tx bytes/s, CPU busy % of all CPUs, NFS bytes/s per
     mount, and the page cache (meminfo Cached) at the end of the interval. A counter that went
     back gives None for that interval; an interval that is not forward in time is left out.
+    `totals_only`: the disk and net totals without the per-device and NFS figures (about five
+    times less work on a host with many block devices).
     """
     out = []
     for before, after in zip(samples, samples[1:]):  # noqa: RUF007 - pairwise needs 3.10; this runs on 3.8
@@ -545,8 +557,8 @@ def rates(samples: list) -> list:
         if not dt:
             continue
         c0, c1 = before.get("counters") or {}, after.get("counters") or {}
-        disks, disk_total = _disk_rates(c0.get("diskstats") or {}, c1.get("diskstats") or {}, dt)
-        nets, net_total = _net_rates(c0.get("net_dev") or {}, c1.get("net_dev") or {}, dt)
+        disks, disk_total = _disk_rates(c0.get("diskstats") or {}, c1.get("diskstats") or {}, dt, totals_only)
+        nets, net_total = _net_rates(c0.get("net_dev") or {}, c1.get("net_dev") or {}, dt, totals_only)
         cpu0 = (c0.get("stat_cpu") or {}).get("cpu") or {}
         cpu1 = (c1.get("stat_cpu") or {}).get("cpu") or {}
         out.append({
@@ -554,7 +566,7 @@ def rates(samples: list) -> list:
             "dt": round(dt, 6),
             "disk": disks, "disk_total": disk_total,
             "net": nets, "net_total": net_total,
-            "nfs": _nfs_rates(c0.get("nfs") or {}, c1.get("nfs") or {}, dt),
+            "nfs": {} if totals_only else _nfs_rates(c0.get("nfs") or {}, c1.get("nfs") or {}, dt),
             "cpu_busy_pct": cpu_busy_pct(cpu0, cpu1) if cpu0 and cpu1 else None,
             "page_cache_bytes": (c1.get("meminfo") or {}).get("Cached"),
         })

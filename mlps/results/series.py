@@ -197,13 +197,13 @@ def _rates(samples: list, result: LeafSeries) -> list:
     """rates() of the samples; when a counter has the wrong type, pair by pair, leaving out (and
     counting) the intervals that cannot be computed."""
     try:
-        return rates(samples)
+        return rates(samples, totals_only=True)
     except _WRONG_SHAPE:
         pass
     steps = []
     for pair in itertools.pairwise(samples):
         try:
-            steps.extend(rates(list(pair)))
+            steps.extend(rates(list(pair), totals_only=True))
         except _WRONG_SHAPE:
             result.ignored += 1
     return steps

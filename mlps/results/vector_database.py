@@ -302,7 +302,7 @@ def disk_io(leaf, window: tuple[float, float] | None = None) -> dict | None:
             inside = [s for s in all_samples if window[0] <= s["wall"] <= window[1]]
             samples = inside if len(inside) >= 2 else all_samples
         read = written = 0.0
-        for step in rates(samples):
+        for step in rates(samples, totals_only=True):
             total = step.get("disk_total") or {}
             read += (total.get("read_bytes_per_s") or 0.0) * step["dt"]
             written += (total.get("write_bytes_per_s") or 0.0) * step["dt"]

@@ -187,6 +187,14 @@ def test_nesting_check_agrees_with_the_real_depth(value, limit, indent):
     assert nesting_exceeds(text.encode("utf-16"), limit) is (depth(value) > limit)
 
 
+@settings(max_examples=500, deadline=None)
+@given(raw=st.binary(max_size=24) | st.text(alphabet='"[]{}\\a: ', max_size=24).map(str.encode))
+def test_the_quick_skeleton_is_the_regex_one(raw):
+    """Any bytes, valid JSON or not: the quote-pair shortcut gives what the string regex gives."""
+    slow = jsonio._STRING.sub(b"", raw).translate(jsonio._SKELETON, jsonio._NOT_BRACKETS)
+    assert jsonio._skeleton(raw) == slow
+
+
 def test_shape_problem_refuses_aliases_cycles_and_depth():
     shared = [1, 2]
     assert shape_problem({"a": shared, "b": shared}).startswith("reuses a mapping or list")

@@ -367,6 +367,23 @@ def test_rates_from_hand_made_counters():
                                          "server_read_bytes_per_s": 512.0}}
 
 
+def test_totals_only_rates_are_the_full_rates_totals():
+    first = sample(10.0, {"sda": disk(1000, 0), "sda1": disk(1000, 0), "loop0": disk(5, 5), "vdb": disk(7, 9)},
+                   {"lo": {"rx_bytes": 0, "tx_bytes": 0}, "eth0": {"rx_bytes": 0, "tx_bytes": 10}}, CPU_A, 4096,
+                   {"/mnt": {"bytes": {"normal_read": 0}}})
+    second = sample(12.0, {"sda": disk(3000, 0), "sda1": disk(3000, 0), "loop0": disk(9, 9), "vdb": disk(5, 19)},
+                    {"lo": {"rx_bytes": 50, "tx_bytes": 50}, "eth0": {"rx_bytes": 1000, "tx_bytes": 410}}, CPU_B,
+                    8192, {"/mnt": {"bytes": {"normal_read": 10}}})
+    [full] = ts.rates([first, second])
+    [quick] = ts.rates([first, second], totals_only=True)
+    assert quick["disk"] == quick["net"] == quick["nfs"] == {}
+    assert full["disk"] and full["nfs"]
+    # vdb's read counter went back: the read total is unknown in both
+    assert quick["disk_total"] == full["disk_total"] == {"read_bytes_per_s": None, "write_bytes_per_s": 2560.0}
+    same = ("net_total", "cpu_busy_pct", "page_cache_bytes", "dt", "wall", "mono", "host")
+    assert {k: quick[k] for k in same} == {k: full[k] for k in same}
+
+
 def test_rates_mark_counters_that_went_back_and_skip_backwards_time():
     a = sample(1.0, {"sda": disk(5000, 10)}, {"eth0": {"rx_bytes": 100, "tx_bytes": 100}}, CPU_B, 1)
     b = sample(2.0, {"sda": disk(10, 20)}, {"eth0": {"rx_bytes": 50, "tx_bytes": 300}}, CPU_A, 2)
