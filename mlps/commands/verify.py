@@ -72,13 +72,12 @@ def _verify(args) -> int:
         raise UserError(f"{args.directory}: no result leaves found (expected run folders holding DLIO's "
                         "summary.json, or timestamped YYYYMMDD_HHMMSS leaves); give the results directory",
                         EXIT_UNREADABLE)
-    document = result.as_dict()
     if args.json_file == "-":
-        json.dump(document, sys.stdout, indent=1, default=str)
+        json.dump(result.as_dict(), sys.stdout, indent=1, default=str)
         sys.stdout.write("\n")
     else:
         if args.json_file:
-            _write_json(Path(args.json_file), document)
+            _write_json(Path(args.json_file), result.as_dict())
         _print_text(result, verbose=args.verbose)
     return EXIT_CODES[result.verdict]
 
@@ -104,7 +103,7 @@ def _print_text(result, verbose: bool) -> None:
         if headline:
             _say(f"  {headline}")
         _print_grouped(by_workload.get(workload["path"], []), verbose, workload["path"])
-    counts = result.as_dict()["counts"]
+    counts = result.counts()
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     skipped = result.reader.get("skipped_leaf_like")
     unjudged = f"; {skipped} leaf-like folder(s) in skipped trees not judged" if skipped else ""

@@ -28,10 +28,14 @@ class Result:
     reader: dict
     editions: list = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def counts(self) -> dict:
+        """Findings per outcome, every outcome named."""
         counts = {str(o): 0 for o in Outcome}
         for item in self.findings:
             counts[str(item.outcome)] += 1
+        return counts
+
+    def as_dict(self) -> dict:
         return {
             "schema": SCHEMA,
             "tool": {"name": "mlps", "version": __version__},
@@ -39,7 +43,7 @@ class Result:
             "profile": self.profile,
             "editions": self.editions,
             "verdict": str(self.verdict),
-            "counts": counts,
+            "counts": self.counts(),
             "workloads": self.workloads,
             "findings": [item.as_dict() for item in self.findings],
             # identical findings (rule, outcome, message shape) as one counted line each
