@@ -2,8 +2,8 @@
 
 The MPI method is for clusters where Ansible reaches only a login node: one mpirun from the
 launcher runs the collector on every host. Its cost used to grow with a host-by-host Ansible copy
-of the collector; now only the launcher gets it and rank 0 broadcasts it to the others
-(roles/mlps_facts/files/mpi_bootstrap.py). This prints, per cluster size, the median wall time of
+of the collector; now its source travels inside the launch command (roles/mlps_facts/files/
+mpi_bootstrap.py), so nothing is copied. This prints, per cluster size, the median wall time of
 facts.yml with mlps_facts_method=ssh and =mpi (interleaved, after one warm-up of each), and the
 ratio mpi / ssh (target: <= 1.0 from 16 hosts up).
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import shutil
@@ -65,7 +66,9 @@ def main() -> int:
     return 0
 
 
-def report(workload: Path, total: float) -> None:
+def run_costs(workload: Path) -> dict:
+    """Per run leaf of a training workload: the playbook's wall time (this leaf's start to the next
+    one's; the last one's metadata end), and that minus mpirun's wall time and minus DLIO's run."""
     runs = sorted(p for p in (workload / "run").iterdir() if p.is_dir())
     starts = [datetime.datetime.strptime(p.name, STAMP) for p in runs]
     # The last run's phase ends where the finish step begins: use its metadata end time.
@@ -81,7 +84,20 @@ def report(workload: Path, total: float) -> None:
         walls.append(wall)
         over_mpirun.append(wall - meta["timings"]["mpirun_seconds"])
         over_dlio.append(wall - dlio.total_seconds())
-    print(f"campaign wall time        {total:7.1f} s ({len(runs)} runs + datagen + facts + plan)")
+    # between one run's mpirun end and the next one's start (microsecond stamps; leaf names have seconds)
+    launches = [json.loads((leaf / f"training_{leaf.name}_metadata.json").read_text())["timings"] for leaf in runs]
+    gaps = [(datetime.datetime.fromisoformat(after["mpirun_start"])
+             - datetime.datetime.fromisoformat(before["mpirun_end"])).total_seconds()
+            for before, after in itertools.pairwise(launches)]
+    mpirun = [t["mpirun_seconds"] for t in launches]
+    return {"runs": len(runs), "walls": walls, "over_mpirun": over_mpirun, "over_dlio": over_dlio, "gaps": gaps,
+            "mpirun": mpirun}
+
+
+def report(workload: Path, total: float) -> None:
+    costs = run_costs(workload)
+    runs, walls, over_mpirun, over_dlio = (costs[k] for k in ("runs", "walls", "over_mpirun", "over_dlio"))
+    print(f"campaign wall time        {total:7.1f} s ({runs} runs + datagen + facts + plan)")
     print(f"per-run playbook wall     {statistics.median(walls):7.2f} s median")
     print(f"overhead vs mpirun wall   {statistics.median(over_mpirun):7.2f} s median (target <= 5 s)")
     print(f"overhead vs DLIO's run    {statistics.median(over_dlio):7.2f} s median (includes DLIO's start-up)")

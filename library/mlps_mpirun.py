@@ -184,7 +184,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 cmd:
-  description: The argv that ran (or would run in check mode).
+  description: The argv that ran (or would run in check mode); an argument over 4 KiB (the facts collector's
+    source, which travels in the command) is shown as its size.
   type: list
   elements: str
   returned: always
@@ -253,6 +254,14 @@ from ansible.module_utils.mlps_mpirun import (
     slurm_plugin,
 )
 from ansible.module_utils.mlps_safepath import make_folder, replace_file, touch
+
+SHOWN_ARGUMENT = 4096
+
+
+def _shown(argv: list) -> list:
+    """argv for the result: a failed launch prints it, and a source text carried as an argument would
+    fill the screen."""
+    return [a if len(a) <= SHOWN_ARGUMENT else f"<{len(a.encode())}-byte argument>" for a in argv]
 
 
 def _now():
@@ -341,12 +350,12 @@ def main():
     except MpirunError as exc:
         module.fail_json(msg=f"cannot build the {p['launcher']} command: {exc}")
     if module.check_mode:
-        module.exit_json(changed=False, cmd=argv, placement=slots)
+        module.exit_json(changed=False, cmd=_shown(argv), placement=slots)
     through_slurm = p["launcher"] == "srun" or bool(p["slurm_job"])
     if through_slurm:
         problem = _srun_problem(p)
         if problem:
-            module.fail_json(msg=problem, cmd=argv, placement=slots)
+            module.fail_json(msg=problem, cmd=_shown(argv), placement=slots)
 
     env = _launch_env(p, as_root)
     # Root writes here on hosts other people log into: folders checked from / down, files never
@@ -361,7 +370,7 @@ def main():
                        else subprocess.PIPE for x in (p["stdout_path"], p["stderr_path"])]
             opening.pop_all()
     except OSError as exc:
-        module.fail_json(msg=f"cannot prepare the launch folder: {exc.strerror or exc}", cmd=argv)
+        module.fail_json(msg=f"cannot prepare the launch folder: {exc.strerror or exc}", cmd=_shown(argv))
     start, started = _now(), time.monotonic()
     with contextlib.ExitStack() as files:
         out, err = (files.enter_context(x) if x is not subprocess.PIPE else x for x in outputs)
@@ -372,7 +381,7 @@ def main():
         except OSError as exc:
             hint = ("check the venv (playbooks/setup.yml)" if p["launcher"] == "mpirun"
                     else "install Slurm's client commands on the launcher or set mlps_srun")
-            module.fail_json(msg=f"cannot start {argv[0]}: {exc}; {hint}", cmd=argv)
+            module.fail_json(msg=f"cannot start {argv[0]}: {exc}; {hint}", cmd=_shown(argv))
         stdout, stderr, why = follow(
             proc, output_paths=(p["stdout_path"], p["stderr_path"]), abort_patterns=p["abort_patterns"],
             timeout=p["timeout"], started=started, lease_file=p["lease_file"], lease_timeout=p["lease_timeout"],
@@ -384,7 +393,7 @@ def main():
     end = _now()
     kind, detail = why or (None, None)
     result = {
-        "changed": True, "cmd": argv, "rc": proc.returncode, "placement": slots, "timed_out": kind == "timeout",
+        "changed": True, "cmd": _shown(argv), "rc": proc.returncode, "placement": slots, "timed_out": kind == "timeout",
         "interrupted": kind == "interrupted", "lost_hosts": detail if kind == "lost" else [],
         "start": start.isoformat(), "end": end.isoformat(), "delta": round(time.monotonic() - started, 3),
         "stdout": tail(p["stdout_path"]) if p["stdout_path"] else stdout.decode("utf-8", "replace"),

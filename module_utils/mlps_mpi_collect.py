@@ -1,6 +1,7 @@
 """Host facts from every host of an MPI job, gathered to rank 0; and the launcher's fallback.
 
-Run under mpirun with one rank per host, from a directory that also holds mlps_procfs.py:
+Run under mpirun with one rank per host, from a directory that also holds mlps_procfs.py (the facts
+role instead hands both sources to roles/mlps_facts/files/mpi_bootstrap.py in the launch command):
 
     mpirun -np 3 --host h1:1,h2:1,h3:1 <venv>/bin/python mlps_mpi_collect.py [--path P ...]
 
@@ -24,8 +25,9 @@ import sys
 
 try:  # imported as a package module (ansible.module_utils.*, mlps_module_utils.*)
     from .mlps_procfs import SCHEMA, check_document, collect
-except ImportError:  # run as a script: mlps_procfs.py sits in the same directory
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+except ImportError:  # run as a script beside mlps_procfs.py, or built by the launch's bootstrap
+    if "mlps_procfs" not in sys.modules:  # the bootstrap built it already: no folder to search
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from mlps_procfs import SCHEMA, check_document, collect
 
 MARKER = "MLPS-FACTS "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -147,7 +148,12 @@ def test_mpi_method_on_three_hosts_gathers_every_host_through_mpirun(cluster3, c
     assert {doc["collection_method"] for doc in hosts.values()} == {"mpi"}
     launch = run.results("Run the collector on one rank per client")["h1"]
     assert launch["cmd"][launch["cmd"].index("--host") + 1] == "h1:1,h2:1,h3:1"
-    assert list(run.results("Put the collector on the launcher")) == ["h1"]  # one copy; rank 0 broadcasts it
+    # the collector travels in the command (shown by size): no copy to any host, no file on the launcher
+    python = launch["cmd"].index("-c")
+    assert [re.fullmatch(r"<\d+-byte argument>", a) is not None for a in launch["cmd"][python + 2:python + 4]] == \
+        [True, True], launch["cmd"]
+    ran = {e["event_data"].get("task_action") for e in run.events if e.get("event") == "runner_on_ok"}
+    assert "mlps_mpirun" in ran and not ran & {"copy", "ansible.builtin.copy"}, ran
     assert not run.results(MPI_TASK)["h1"].get("warnings")
 
 
