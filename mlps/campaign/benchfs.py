@@ -18,6 +18,7 @@ from pathlib import Path
 from mlps import __version__, inputs, jsonio
 from mlps.campaign import frame, phase
 from mlps.errors import UserError
+from mlps.natural_order import natural_sorted
 
 BENCHMARK = "benchfs"
 WORKLOAD = "ior"
@@ -107,6 +108,12 @@ def plan_campaign(*, clients: list, servers: list, ranks_per_server, results_dir
         raise UserError("mlps_benchfs_clients is empty; name the hosts that run IOR (hosts of the play)")
     if not servers:
         raise UserError("mlps_benchfs_servers is empty; name the hosts that run the BenchFS daemons")
+    for name, hosts, ranks in (("mlps_benchfs_clients", clients, "mlps_benchfs_ranks_per_client"),
+                               ("mlps_benchfs_servers", servers, "mlps_benchfs_ranks_per_server")):
+        twice = natural_sorted({h for h in hosts if hosts.count(h) > 1})
+        if twice:
+            raise UserError(f"{name} names {', '.join(twice)} more than once; list each host once "
+                            f"(more ranks on a host: {ranks})")
     per_server = _whole("mlps_benchfs_ranks_per_server", ranks_per_server, 1)
     sweep = {"transfer_size": [str(t) for t in transfer_sizes], "block_size": [str(b) for b in block_sizes],
              "ranks_per_client": [_whole("mlps_benchfs_ranks_per_client", r, 1) for r in ranks_per_client]}

@@ -41,6 +41,9 @@ def test_the_config_renders_to_toml_that_reads_back_the_same():
 @pytest.mark.parametrize(("over", "says"), [
     ({"clients": []}, "mlps_benchfs_clients is empty"),
     ({"servers": []}, "mlps_benchfs_servers is empty"),
+    ({"servers": ["s2", "s1", "s2"]}, "mlps_benchfs_servers names s2 more than once; list each host once "
+                                      "(more ranks on a host: mlps_benchfs_ranks_per_server)"),
+    ({"clients": ["c1", "c1"]}, "mlps_benchfs_clients names c1 more than once"),
     ({"transfer_sizes": ["1x"]}, "mlps_benchfs_transfer_sizes='1x': expected a size like 4096, 64k"),
     ({"block_sizes": ["100k"]}, "mlps_benchfs_block_sizes 100k is not a multiple of transfer size 64k"),
     ({"ranks_per_client": []}, "mlps_benchfs_ranks_per_clients is empty"),
