@@ -268,7 +268,7 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _srun_problem(p: dict) -> str:
+def _slurm_problem(p: dict) -> str:
     """Why srun cannot start these ranks here, found before anything is started: no allocation to
     run in, no srun, or an MPI plugin this Slurm does not have. mpirun in an allocation needs srun
     too (for its daemons), not the plugin."""
@@ -353,7 +353,7 @@ def main():
         module.exit_json(changed=False, cmd=_shown(argv), placement=slots)
     through_slurm = p["launcher"] == "srun" or bool(p["slurm_job"])
     if through_slurm:
-        problem = _srun_problem(p)
+        problem = _slurm_problem(p)
         if problem:
             module.fail_json(msg=problem, cmd=_shown(argv), placement=slots)
 
