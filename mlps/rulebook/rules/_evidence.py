@@ -59,6 +59,13 @@ class HostFigures:
     memory_per_host: dict | None              # host -> bytes, when known per host
     cores_per_host: dict | None               # host -> logical CPUs, when known per host
     source: str | None                        # evidence path
+    software_per_host: dict | None = None     # host -> {"kernel": release, "os": name}, from host facts
+
+
+def _facts_software(facts: dict) -> dict:
+    """Kernel release and OS name of one host's facts (the cluster model's reading), the known ones."""
+    host = cluster_model.HostInfo(facts)
+    return {k: v for k, v in (("kernel", host.kernel_release), ("os", host.os_name)) if v}
 
 
 def _hosts_from_facts(hosts) -> dict:
@@ -99,9 +106,10 @@ def _facts_cores(facts: dict) -> float | None:
 def _from_hosts(hosts: dict, source: str) -> HostFigures | None:
     memory = {h: m for h, f in hosts.items() if (m := _facts_memory(f))}
     cores = {h: c for h, f in hosts.items() if (c := _facts_cores(f))}
+    software = {h: w for h, f in hosts.items() if (w := _facts_software(f))}
     if not memory:
         return None
-    return HostFigures(sum(memory.values()), memory, cores or None, source)
+    return HostFigures(sum(memory.values()), memory, cores or None, source, software or None)
 
 
 def cluster_of(leaf):
@@ -130,7 +138,8 @@ def host_figures(leaf) -> HostFigures:
         return HostFigures(cluster.total_memory_bytes,
                            {h.hostname: h.memory_total_bytes for h in cluster.hosts},
                            {h.hostname: h.physical_cores for h in cluster.hosts if h.physical_cores} or None,
-                           ref(leaf, leaf.cluster_info_file))
+                           ref(leaf, leaf.cluster_info_file),
+                           {h.hostname: w for h in cluster.hosts if (w := _facts_software(h.facts))} or None)
     summary = leaf.summary or {}
     memory = summary.get("host_memory_GB")
     if isinstance(memory, list) and memory and all(number(v) is not None for v in memory):
