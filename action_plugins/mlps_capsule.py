@@ -19,7 +19,7 @@ except ImportError as exc:  # not the project venv: say how to fix it instead of
 ARGUMENT_SPEC = {
     "results_dir": {"type": "path", "required": True},
     "benchmark": {"type": "str", "required": True,
-                  "choices": ["training", "checkpointing", "kv_cache", "vector_database"]},
+                  "choices": ["training", "checkpointing", "kv_cache", "vector_database", "benchfs"]},
     "campaign_id": {"type": "str", "required": True},
     "hosts": {"type": "list", "elements": "str", "required": True},
     "venv_marker": {"type": "str", "default": ""},

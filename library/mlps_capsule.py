@@ -26,7 +26,7 @@ options:
     description: The campaign's benchmark; the rerun command names C(playbooks/run_<benchmark>.yml).
     type: str
     required: true
-    choices: [training, checkpointing, kv_cache, vector_database]
+    choices: [training, checkpointing, kv_cache, vector_database, benchfs]
   campaign_id:
     description: The campaign's id (training the datasize leaf's stamp), a plain name.
     type: str

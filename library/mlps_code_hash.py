@@ -23,7 +23,9 @@ options:
     description: Top-level package name, e.g. C(dlio_benchmark); its folder is hashed.
     type: str
   path:
-    description: A folder to hash instead of a package.
+    description:
+      - A folder to hash instead of a package, or one file (a compiled binary such as IOR), whose
+        hash is then C(sha256:<64 hex>) of its bytes.
     type: path
 attributes:
   check_mode:
@@ -51,7 +53,7 @@ path:
   returned: when found
   type: str
 code_image:
-  description: "C(md5-tree-v2:<32 hex>) of the folder."
+  description: "C(md5-tree-v2:<32 hex>) of the folder, or C(sha256:<64 hex>) of the file."
   returned: when found
   type: str
 reason:
@@ -90,8 +92,10 @@ def main():
             module.exit_json(changed=False, found=False,
                              reason=f"{module.params['package']} is not installed for {module.params['python']}"
                                     f"{': ' + err.strip().splitlines()[-1] if err.strip() else ''}")
+    if not module.params["package"] and os.path.isfile(folder):
+        module.exit_json(changed=False, found=True, path=folder, code_image=f"sha256:{module.sha256(folder)}")
     if not os.path.isdir(folder):
-        module.exit_json(changed=False, found=False, reason=f"{folder} is not a folder")
+        module.exit_json(changed=False, found=False, reason=f"{folder} is not a folder or a file")
     module.exit_json(changed=False, found=True, path=folder, code_image=f"{ALGORITHM}:{tree_hash(folder)}")
 
 

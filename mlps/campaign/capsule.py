@@ -24,7 +24,7 @@ from mlps.natural_order import natural_items
 
 SCHEMA = "mlps-capsule/1"
 # The playbook that reruns a benchmark, where it is not run_<benchmark>.yml.
-PLAYBOOKS = {"kv_cache": "run_kvcache.yml"}
+PLAYBOOKS = {"kv_cache": "run_kvcache.yml", "vector_database": "run_vectordb.yml"}
 REDACTED = "<redacted>"
 # The same default as roles/mlps_phase/defaults/main.yml (mlps_phase_secret_names).
 REDACT_NAMES = "(?i)(token|secret|passw|key|credential|auth)"

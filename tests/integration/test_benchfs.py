@@ -9,6 +9,7 @@ The lifecycle script alone under mpirun: tests/integration/test_benchfs_daemon.p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import signal
@@ -26,15 +27,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 STANDINS = Path(__file__).resolve().parents[1] / "standins" / "benchfs"
 
 
-def daemons_alive() -> list[int]:
-    """Every process of the machine that carries the run mark of a play's daemons (any host of any test
-    cluster). The play's run ids are its stage names, `ior-<stamp>-<hex>`; the lifecycle tests of
-    test_benchfs_daemon.py, which may run beside these on the other worker, mark theirs `t-<hex>`."""
+def daemons_alive(registry: Path) -> list[int]:
+    """The machine's processes (any host of the cluster: one /proc) that carry a play's run mark and
+    name this test's registry folder: other tests' daemons, beside on the other worker, are not ours."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"\0MLPS_BENCHFS_RUN=ior-" in b"\0" + (entry / "environ").read_bytes():
+                marked = b"\0MLPS_BENCHFS_RUN=" in b"\0" + (entry / "environ").read_bytes()
+                if marked and str(registry).encode() in (entry / "cmdline").read_bytes().split(b"\0"):
                     found.append(int(entry.name))
             except OSError:
                 continue
@@ -47,10 +48,10 @@ def sweep(cluster, tmp_path: Path, registry: Path, **extra) -> PlaybookRun:
                   "mlps_benchfs_daemon": str(STANDINS / "benchfsd_mpi"), "mlps_benchfs_ior": str(STANDINS / "ior"),
                   "mlps_benchfs_registry_dir": str(registry), "mlps_benchfs_data_dir": str(data),
                   "mlps_benchfs_system": "test-sys", "mlps_benchfs_settle": 0, "mlps_benchfs_stop_timeout": 5,
-                  "mlps_benchfs_poll_interval": 1, "mlps_benchfs_block_sizes": ["1m"],
+                  "mlps_benchfs_poll_interval": 1, "mlps_benchfs_block_sizes": ["1m"], "mlps_benchfs_facts": False,
                   "mlps_benchfs_config": {"storage": {"data_dir": str(data)}, **extra.pop("config", {})}, **extra}
     run = run_playbook("run_benchfs.yml", cluster.inventory, extra_vars, timeout=600)
-    assert daemons_alive() == [], "a BenchFS daemon outlived the play"
+    assert daemons_alive(registry) == [], "a BenchFS daemon outlived the play"
     return run
 
 
@@ -63,10 +64,21 @@ def leaves(tmp_path: Path) -> list[tuple[Path, dict]]:
 def test_servers_on_two_hosts_and_ior_on_the_third(cluster3, cluster_venv, tmp_path):
     registry = tmp_path / "registry"
     run = sweep(cluster3, tmp_path, registry, mlps_benchfs_servers=["h1", "h2"], mlps_benchfs_clients=["h3"],
-                mlps_benchfs_ranks_per_server=2, mlps_benchfs_transfer_sizes=["64k", "256k"],
+                mlps_benchfs_ranks_per_server=2, mlps_benchfs_transfer_sizes=["64k", "256k"], mlps_benchfs_facts=True,
                 config={"storage": {"data_dir": str(tmp_path / "data"), "stats": True}})
     assert run.rc == 0, run.messages() or run.stdout[-3000:]
     found = leaves(tmp_path)
+    # facts of servers and client at both ends, and the capsule naming both binaries by their bytes
+    for snapshot in ("start", "end"):
+        info = json.loads((tmp_path / "results" / f"cluster_info_{snapshot}.json").read_text())
+        assert sorted(h["hostname"] for h in info["hosts"]) == ["h1", "h2", "h3"]
+    assert found[0][1]["cluster_info_start"] == str(tmp_path / "results" / "cluster_info_start.json")
+    (capsule_file,) = (tmp_path / "results" / "capsules").glob("benchfs-*.json")
+    capsule = json.loads(capsule_file.read_text())
+    for name in ("benchfsd_mpi", "ior"):
+        digest = hashlib.sha256((STANDINS / name).read_bytes()).hexdigest()
+        assert capsule["code"][name]["code_image"] == f"sha256:{digest}", capsule["code"]
+    assert "playbooks/run_benchfs.yml" in capsule["rerun"]["argv"]
     assert len(found) == 2
     for (leaf, meta), size in zip(found, ("64k", "256k"), strict=True):
         assert meta["status"] == "completed" and meta["division"] == "open" and meta["not_mlperf_storage"]
@@ -140,17 +152,18 @@ def ior_alive() -> list[int]:
 
 
 def test_an_interrupt_during_a_client_run_leaves_nothing_anywhere(cluster3, cluster_venv, tmp_path):
-    data, log = tmp_path / "data", tmp_path / "run.log"
-    extra = {**cluster_vars(), "mlps_results_dir": str(tmp_path / "results"),
+    data, log, registry = tmp_path / "data", tmp_path / "run.log", tmp_path / "registry"
+    extra = {**cluster_vars(), "mlps_results_dir": str(tmp_path / "results"), "mlps_benchfs_facts": False,
              "mlps_benchfs_daemon": str(STANDINS / "benchfsd_mpi"), "mlps_benchfs_ior": str(STANDINS / "ior"),
-             "mlps_benchfs_registry_dir": str(tmp_path / "registry"), "mlps_benchfs_data_dir": str(data),
+             "mlps_benchfs_registry_dir": str(registry), "mlps_benchfs_data_dir": str(data),
              "mlps_benchfs_config": {"storage": {"data_dir": str(data)}}, "mlps_benchfs_system": "test-sys",
              "mlps_benchfs_servers": ["h1", "h2"], "mlps_benchfs_clients": ["h3"], "mlps_benchfs_settle": 0,
              "mlps_benchfs_stop_timeout": 5, "mlps_benchfs_poll_interval": 1, "mlps_benchfs_lease_timeout": 15,
              "mlps_benchfs_block_sizes": ["1m"], "mlps_benchfs_ior_args": ["--standin.sleep=120"]}
     proc = live.start("run_benchfs.yml", cluster3.inventory, extra, log)
     try:
-        live.wait_for(lambda: bool(ior_alive()) and bool(daemons_alive()), 300, "IOR running against the daemons")
+        live.wait_for(lambda: bool(ior_alive()) and bool(daemons_alive(registry)), 300,
+                      "IOR running against the daemons")
         proc.send_signal(signal.SIGINT)
         try:
             live.finish(proc, 180)
@@ -161,7 +174,7 @@ def test_an_interrupt_during_a_client_run_leaves_nothing_anywhere(cluster3, clus
             proc.kill()
     text = log.read_text()
     assert "the BenchFS daemons launched on h1 that this campaign started stopped" in text, text[-3000:]
-    assert daemons_alive() == []
+    assert daemons_alive(registry) == []
     live.wait_for(lambda: not ior_alive(), 60, "IOR's ranks to stop themselves (stale lease)")
     (_leaf, meta), = leaves(tmp_path)
     assert meta["status"] == "interrupted"

@@ -29,7 +29,7 @@ def job(tmp_path, client_venv):
     """Runs the script's subcommands for one job; stops whatever is left at the end."""
     registry, data = tmp_path / "registry", tmp_path / "data"
     registry.mkdir()
-    run_id = f"t-{uuid.uuid4().hex[:8]}"  # "t-": test_benchfs.py, beside on the other worker, skips these
+    run_id = f"t-{uuid.uuid4().hex[:8]}"
     root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
 
     def config(**standin) -> Path:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import shlex
 import uuid
+from pathlib import Path
 
 import pytest
 
 from mlps.campaign import capsule
 from mlps.errors import UserError
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def canary(kind: str) -> str:
@@ -110,3 +113,11 @@ def test_bad_secret_pattern_and_campaign_id_are_one_line_errors():
         _document(secrets, secret_names="(")  # noqa: S106 - a bad regular expression, not a password
     with pytest.raises(UserError, match="campaign id"):
         capsule.path_for("/r", "training", "../x")
+
+
+@pytest.mark.parametrize("benchmark", ["training", "checkpointing", "kv_cache", "vector_database", "benchfs"])
+def test_the_rerun_command_names_a_playbook_that_exists(benchmark):
+    secrets = {kind: canary(kind) for kind in ("become", "env", "secret_env", "vault", "nested", "listed", "extra")}
+    argv = _document(secrets, benchmark=benchmark)["rerun"]["argv"]
+    playbook = next(a for a in argv if a.startswith("playbooks/"))
+    assert (REPO / playbook).is_file(), playbook
