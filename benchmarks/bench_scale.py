@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.cluster is not an installed package
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_facts import BIN, timed  # noqa: E402
+from bench_facts import BIN, ansible_env, timed  # noqa: E402
 from bench_training import run_costs  # noqa: E402
 
 from tests.cluster.cluster import Cluster, ClusterError  # noqa: E402
@@ -82,10 +83,17 @@ def measure(cluster: Cluster, size: int, work: Path, args) -> dict:
             for name, argv in steps.items():
                 walls[name].append(timed(argv))
         figures = {name: statistics.median(values) for name, values in walls.items()}
+        print(f"{size} hosts: " + ", ".join(f"{k} {v:.2f} s" for k, v in figures.items()), flush=True)
         started = time.perf_counter()
-        timed(playbook("run_training.yml", cluster.inventory, {**base, **campaign_vars(size, args.runs)}))
+        argv = playbook("run_training.yml", cluster.inventory, {**base, **campaign_vars(size, args.runs)})
+        done = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), cwd=ROOT, check=False)
         figures["campaign"] = time.perf_counter() - started
         workload = work / f"results-{size}" / "closed" / "mlps" / "results" / "bench" / "training" / "unet3d"
+        if done.returncode != 0:
+            said = [line.strip() for line in done.stdout.splitlines() if '"msg"' in line or "msg:" in line]
+            print(f"{size} hosts: the campaign failed (rc {done.returncode}) after {figures['campaign']:.0f} s: "
+                  + (" | ".join(said[-3:]) or done.stdout[-1500:]), flush=True)
+            return {**figures, **dict.fromkeys(("mpirun", "between launches", "outside mpirun"), float("nan"))}
         costs = run_costs(workload)
         figures["mpirun"] = statistics.median(costs["mpirun"])
         figures["between launches"] = statistics.median(costs["gaps"])
@@ -123,7 +131,6 @@ def main() -> int:
             finally:
                 cluster.down()
                 shutil.rmtree(cluster.dir, ignore_errors=True)
-            print(f"{size} hosts: " + ", ".join(f"{k} {v:.2f} s" for k, v in rows[size].items()), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return report(rows, args)
