@@ -102,14 +102,16 @@ def test_mpi_method_on_localhost_runs_the_collector_under_mpirun(tmp_path, clien
     (doc,) = by_host(cluster_info(results, "cluster_info_start.json")).values()
     assert doc["collection_method"] == "mpi"
     assert doc["meminfo"]["MemTotal"] == machine_memory()
-    assert (client_venv / "share" / "mlps" / "mlps_mpi_collect.py").is_file()
     launch = run.results("Run the collector on one rank per client")["localhost"]
     assert launch["cmd"][0] == str(client_venv / "bin" / "mpirun")
-    # every rank runs the bootstrap's text, which gets the collector from rank 0's folder
+    # every rank runs the bootstrap's text with the collector's two sources as its next arguments
+    # (shown by their size in the result)
     boot = launch["cmd"].index("-c")
     assert launch["cmd"][boot - 1] == str(client_venv / "bin" / "python")
-    assert "comm.bcast" in launch["cmd"][boot + 1]
-    assert launch["cmd"][boot + 2] == str(client_venv / "share" / "mlps")
+    assert "mlps_mpi_collect" in launch["cmd"][boot + 1] and "bcast" not in launch["cmd"][boot + 1]
+    sizes = [re.fullmatch(r"<(\d+)-byte argument>", a) for a in launch["cmd"][boot + 2:boot + 4]]
+    assert all(sizes) and int(sizes[0].group(1)) > 20_000, launch["cmd"]
+    assert launch["cmd"][boot + 4:boot + 6] == ["--path-timeout", "5"]
     # The scratch file the ranks printed into is gone once read.
     scratch = run.results("Make a file on the launcher")["localhost"]["path"]
     assert not Path(scratch).exists()
