@@ -3,6 +3,7 @@ an interpreter sees it and hashed with md5-tree-v2, the hash the verifier recomp
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def test_a_missing_package_or_folder_is_said_not_failed(tmp_path):
     status, result, _ = adhoc.run_module("mlps_code_hash", {"python": sys.executable, "package": "no_such_pkg_x"})
     assert status == "SUCCESS" and result["found"] is False and "no_such_pkg_x is not installed" in result["reason"]
     status, result, _ = adhoc.run_module("mlps_code_hash", {"path": str(tmp_path / "gone")})
-    assert result["found"] is False and result["reason"].endswith("gone is not a folder")
+    assert result["found"] is False and result["reason"].endswith("gone is not a folder or a file")
     # a venv that is not there (yet): said, not failed - the capsule records the code as unknown
     status, result, _ = adhoc.run_module("mlps_code_hash", {"python": str(tmp_path / "no-venv/bin/python"),
                                                             "package": "dlio_benchmark"})
@@ -41,3 +42,11 @@ def test_a_folder_changed_by_one_byte_hashes_differently(tmp_path):
     (tmp_path / "a.py").write_text("x = 2\n")
     _, other, _ = adhoc.run_module("mlps_code_hash", {"path": str(tmp_path)})
     assert first["code_image"] == same["code_image"] != other["code_image"]
+
+
+def test_a_file_is_hashed_by_its_bytes(tmp_path):
+    binary = tmp_path / "ior"
+    binary.write_bytes(b"\x7fELF stand-in")
+    status, result, _ = adhoc.run_module("mlps_code_hash", {"path": str(binary)})
+    assert status == "SUCCESS" and result["found"] is True and result["path"] == str(binary)
+    assert result["code_image"] == f"sha256:{hashlib.sha256(binary.read_bytes()).hexdigest()}"
